@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+
+void batch_init(Batch *b, uint32_t seq) {
+        *b = (Batch){.seq_first = seq, .seq = seq};
+}
+
+void batch_done(Batch *b) {
+        if (!b)
+                return;
+        free(b->buf);
+        batch_init(b, 0);
+}
+
+static void *batch_reserve(Batch *b) {
+        if (b->allocated - b->size < BATCH_MESSAGE_MAX) {
+                size_t n = b->allocated ? b->allocated * 2 : 4 * BATCH_MESSAGE_MAX;
+                uint8_t *p = realloc(b->buf, n);
+
+                if (!p)
+                        return NULL;
+                b->buf = p;
+                b->allocated = n;
+        }
+        /* libnftnl appends attributes without bounds checks: start from zeroed room. */
+        memset(b->buf + b->size, 0, BATCH_MESSAGE_MAX);
+        return b->buf + b->size;
+}
+
+struct nlmsghdr *batch_open(Batch *b, uint16_t type, uint16_t family, uint16_t flags) {
+        void *p = batch_reserve(b);
+
+        if (!p)
+                return NULL;
+        b->n_acks++;
+        return nftnl_nlmsg_build_hdr(p, type, family, flags | NLM_F_ACK, b->seq++);
+}
+
+void batch_close(Batch *b, struct nlmsghdr *nlh) {
+        b->size += MNL_ALIGN(nlh->nlmsg_len);
+}
+
+int batch_begin(Batch *b) {
+        void *p = batch_reserve(b);
+
+        if (!p)
+                return -ENOMEM;
+        batch_close(b, nftnl_batch_begin(p, b->seq++));
+        return 0;
+}
+
+int batch_end(Batch *b) {
+        void *p = batch_reserve(b);
+
+        if (!p)
+                return -ENOMEM;
+        batch_close(b, nftnl_batch_end(p, b->seq++));
+        return 0;
+}

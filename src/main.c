@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager.h"
+#include "state.h"
+
+static const char *arg_state_dir;
+static bool arg_boot;
+static bool arg_unowned;
+
+static void help(void) {
+        printf("Usage: killswitchd [OPTIONS]\n\n"
+               "Enforce a VPN kill switch with one nftables table (table inet killswitchd).\n\n"
+               "  --boot              Install the table from the saved settings if Enabled and\n"
+               "                      Persistent, then exit; corrupt settings block everything\n"
+               "  --state-dir DIR     Where settings are saved (default: $STATE_DIRECTORY,\n"
+               "                      else " STATE_DIR_DEFAULT ")\n"
+               "  --protection=monitor\n"
+               "                      Do not use the kernel's owner/persist table flags\n"
+               "  --debug             Log debug messages\n"
+               "  --version           Show the version\n"
+               "  --help              Show this help\n");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_BOOT = 0x100, ARG_STATE_DIR, ARG_PROTECTION, ARG_DEBUG, ARG_VERSION };
+        static const struct option options[] = {
+                {"boot", no_argument, NULL, ARG_BOOT},
+                {"state-dir", required_argument, NULL, ARG_STATE_DIR},
+                {"protection", required_argument, NULL, ARG_PROTECTION},
+                {"debug", no_argument, NULL, ARG_DEBUG},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_BOOT: arg_boot = true; break;
+                case ARG_STATE_DIR: arg_state_dir = optarg; break;
+                case ARG_PROTECTION:
+                        if (strcmp(optarg, "monitor") == 0)
+                                arg_unowned = true;
+                        else if (strcmp(optarg, "auto") != 0) {
+                                log_error("--protection: \"%s\" is neither auto nor monitor",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
+                case ARG_VERSION: puts(KILLSWITCHD_VERSION); return 0;
+                case 'h': help(); return 0;
+                default: return -EINVAL;
+                }
+        if (optind < argc) {
+                log_error("Unexpected argument: %s", argv[optind]);
+                return -EINVAL;
+        }
+        if (!arg_state_dir)
+                arg_state_dir = state_dir_default();
+        return 1;
+}
+
+/* The boot unit: before any interface is configured, put the saved table in force. */
+static int run_boot(void) {
+        _cleanup_(nft_freep) Nft *nft = NULL;
+        char error[ERROR_MAX] = "";
+        Settings s;
+        Protection p;
+        int r, load;
+
+        r = nft_open(&nft);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open nftables netlink socket: %m");
+
+        load = state_load(arg_state_dir, &s, error);
+        if (load == -ENOENT) {
+                log_info("No saved settings in %s: nothing to install.", arg_state_dir);
+                return 0;
+        }
+        if (load < 0) {
+                log_error_errno(load, "Saved settings unusable (%s): blocking all traffic.", error);
+                settings_init_block_all(&s);
+        } else if (!s.enabled || !s.persistent) {
+                log_info("Kill switch not enabled and persistent: nothing to install.");
+                settings_done(&s);
+                return 0;
+        }
+
+        r = table_install(nft, &s, lan_prefixes_private, lan_prefixes_private_count, arg_unowned,
+                          &p, error);
+        settings_done(&s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install table inet killswitchd: %s", error);
+        log_info("Table inet killswitchd installed, protection %s.", protection_to_string(p));
+        /* Corrupt settings: the block-everything table is in force, but the boot failed. */
+        return load < 0 ? load : 0;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+        if (arg_boot)
+                return run_boot();
+
+        r = manager_new(arg_state_dir, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up: %m");
+        m->unowned = arg_unowned;
+        r = manager_start(m);
+        if (r < 0)
+                return r;
+        return manager_run(m);
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

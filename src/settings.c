@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "settings.h"
+
+const char *bool_to_string(bool b) {
+        return b ? "true" : "false";
+}
+
+static int errorf(char error[static ERROR_MAX], int r, const char *fmt, ...) _printf_(3, 4);
+static int errorf(char error[static ERROR_MAX], int r, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(error, ERROR_MAX, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+void settings_init(Settings *s) {
+        *s = (Settings){.allow_dhcp = true};
+}
+
+void settings_init_block_all(Settings *s) {
+        *s = (Settings){.enabled = true, .allow_dhcp = false};
+}
+
+void settings_done(Settings *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                free(s->tunnels[i]);
+        free(s->tunnels);
+        free(s->endpoints);
+        settings_init(s);
+}
+
+int settings_copy(const Settings *s, Settings *ret) {
+        Settings c = *s;
+
+        c.tunnels = NULL;
+        c.endpoints = NULL;
+        c.n_tunnels = c.n_endpoints = 0;
+
+        if (s->n_tunnels > 0) {
+                c.tunnels = calloc(s->n_tunnels, sizeof(char *));
+                if (!c.tunnels)
+                        return -ENOMEM;
+                for (; c.n_tunnels < s->n_tunnels; c.n_tunnels++) {
+                        c.tunnels[c.n_tunnels] = strdup(s->tunnels[c.n_tunnels]);
+                        if (!c.tunnels[c.n_tunnels]) {
+                                settings_done(&c);
+                                return -ENOMEM;
+                        }
+                }
+        }
+        if (s->n_endpoints > 0) {
+                c.endpoints = malloc(s->n_endpoints * sizeof(Endpoint));
+                if (!c.endpoints) {
+                        settings_done(&c);
+                        return -ENOMEM;
+                }
+                memcpy(c.endpoints, s->endpoints, s->n_endpoints * sizeof(Endpoint));
+                c.n_endpoints = s->n_endpoints;
+        }
+        *ret = c;
+        return 0;
+}
+
+bool settings_equal(const Settings *a, const Settings *b) {
+        if (a->enabled != b->enabled || a->persistent != b->persistent ||
+            a->allow_lan != b->allow_lan || a->allow_dhcp != b->allow_dhcp ||
+            a->endpoint_mark != b->endpoint_mark || a->n_tunnels != b->n_tunnels ||
+            a->n_endpoints != b->n_endpoints)
+                return false;
+        for (size_t i = 0; i < a->n_tunnels; i++)
+                if (strcmp(a->tunnels[i], b->tunnels[i]) != 0)
+                        return false;
+        for (size_t i = 0; i < a->n_endpoints; i++)
+                if (endpoint_compare(&a->endpoints[i], &b->endpoints[i]) != 0)
+                        return false;
+        return true;
+}
+
+bool tunnel_name_is_pattern(const char *name) {
+        size_t n = strlen(name);
+        return n > 0 && name[n - 1] == '*';
+}
+
+int tunnel_name_validate(const char *name, char error[static ERROR_MAX]) {
+        size_t n = strnlen(name, TUNNEL_NAME_MAX + 1);
+
+        if (n == 0)
+                return errorf(error, -EINVAL, "Tunnels: empty interface name");
+        if (n > TUNNEL_NAME_MAX)
+                return errorf(error, -EINVAL, "Tunnels: \"%.32s\" is longer than %d bytes", name,
+                              TUNNEL_NAME_MAX);
+        /* A bare "*" would match every interface, the physical uplink included. */
+        if (strcmp(name, "*") == 0)
+                return errorf(
+                        error, -EINVAL,
+                        "Tunnels: \"*\" would match every interface; give a prefix (\"tun*\")");
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return errorf(error, -EINVAL, "Tunnels: \"%s\" is not an interface name", name);
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = name[i];
+
+                if (c == '*' && i == n - 1)
+                        continue;
+                /* The kernel forbids '/', ':' and white space; we keep to printable ASCII too. */
+                if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '*')
+                        return errorf(error, -EINVAL,
+                                      "Tunnels: \"%s\" has an invalid character at byte %zu", name,
+                                      i + 1);
+        }
+        return 0;
+}
+
+int settings_add_tunnel(Settings *s, const char *name, char error[static ERROR_MAX]) {
+        char **t, *copy;
+        int r;
+
+        r = tunnel_name_validate(name, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                if (strcmp(s->tunnels[i], name) == 0)
+                        return 0;
+        if (s->n_tunnels >= TUNNELS_MAX)
+                return errorf(error, -E2BIG, "Tunnels: more than %d entries", TUNNELS_MAX);
+
+        copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        t = realloc(s->tunnels, (s->n_tunnels + 1) * sizeof(char *));
+        if (!t) {
+                free(copy);
+                return -ENOMEM;
+        }
+        t[s->n_tunnels++] = copy;
+        s->tunnels = t;
+        return 0;
+}
+
+int settings_remove_tunnel(Settings *s, const char *name) {
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                if (strcmp(s->tunnels[i], name) == 0) {
+                        free(s->tunnels[i]);
+                        memmove(s->tunnels + i, s->tunnels + i + 1,
+                                (s->n_tunnels - i - 1) * sizeof(char *));
+                        s->n_tunnels--;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
+                   char error[static ERROR_MAX]) {
+        Endpoint e = {};
+
+        /* inet_pton() takes literals only: no host names, no shorthand like "10.1", no scope ids.
+         */
+        if (inet_pton(AF_INET, address, &e.addr.in) == 1) {
+                e.family = AF_INET;
+                if (e.addr.in.s_addr == htonl(INADDR_ANY) ||
+                    e.addr.in.s_addr == htonl(INADDR_BROADCAST) ||
+                    IN_MULTICAST(ntohl(e.addr.in.s_addr)))
+                        return errorf(error, -EINVAL,
+                                      "Endpoints: address \"%s\" is not a unicast address",
+                                      address);
+        } else if (inet_pton(AF_INET6, address, &e.addr.in6) == 1) {
+                e.family = AF_INET6;
+                if (IN6_IS_ADDR_UNSPECIFIED(&e.addr.in6) || IN6_IS_ADDR_MULTICAST(&e.addr.in6))
+                        return errorf(error, -EINVAL,
+                                      "Endpoints: address \"%s\" is not a unicast address",
+                                      address);
+                /* IPv4 traffic never carries a mapped address: the endpoint would never match. */
+                if (IN6_IS_ADDR_V4MAPPED(&e.addr.in6))
+                        return errorf(error, -EINVAL,
+                                      "Endpoints: address \"%s\" is IPv4-mapped; give the IPv4 "
+                                      "literal",
+                                      address);
+        } else
+                return errorf(error, -EINVAL,
+                              "Endpoints: address \"%.64s\" is not an IPv4 or IPv6 literal",
+                              address);
+
+        if (port < 1 || port > 65535)
+                return errorf(error, -EINVAL,
+                              "Endpoints: port %" PRIu32 " is out of range 1..65535", port);
+        e.port = port;
+
+        if (strcmp(protocol, "udp") == 0)
+                e.protocol = IPPROTO_UDP;
+        else if (strcmp(protocol, "tcp") == 0)
+                e.protocol = IPPROTO_TCP;
+        else
+                return errorf(error, -EINVAL,
+                              "Endpoints: protocol \"%.16s\" is neither \"udp\" nor \"tcp\"",
+                              protocol);
+
+        *ret = e;
+        return 0;
+}
+
+static size_t endpoint_addr_size(const Endpoint *e) {
+        return e->family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+}
+
+int endpoint_compare(const Endpoint *a, const Endpoint *b) {
+        int r;
+
+        if (a->family != b->family)
+                return a->family < b->family ? -1 : 1;
+        r = memcmp(&a->addr, &b->addr, endpoint_addr_size(a));
+        if (r != 0)
+                return r;
+        if (a->protocol != b->protocol)
+                return a->protocol < b->protocol ? -1 : 1;
+        if (a->port != b->port)
+                return a->port < b->port ? -1 : 1;
+        return 0;
+}
+
+static int endpoint_compare_qsort(const void *a, const void *b) {
+        return endpoint_compare(a, b);
+}
+
+const char *endpoint_protocol_name(const Endpoint *e) {
+        return e->protocol == IPPROTO_TCP ? "tcp" : "udp";
+}
+
+const char *endpoint_address(const Endpoint *e, char *buf, size_t size) {
+        return inet_ntop(e->family, &e->addr, buf, size);
+}
+
+int endpoint_format(const Endpoint *e, char *buf, size_t size) {
+        char a[INET6_ADDRSTRLEN];
+
+        if (!endpoint_address(e, a, sizeof(a)))
+                return -errno;
+        if ((size_t)snprintf(buf, size, "%s %u %s", a, e->port, endpoint_protocol_name(e)) >= size)
+                return -ENOBUFS;
+        return 0;
+}
+
+/* Binary search: index of e, or where it would go. */
+static size_t endpoint_find(const Settings *s, const Endpoint *e, bool *found) {
+        size_t lo = 0, hi = s->n_endpoints;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = endpoint_compare(&s->endpoints[mid], e);
+
+                if (c == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
+}
+
+int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERROR_MAX]) {
+        Endpoint *v;
+        bool found;
+        size_t i;
+
+        i = endpoint_find(s, e, &found);
+        if (found)
+                return 0;
+        if (s->n_endpoints >= ENDPOINTS_MAX)
+                return errorf(error, -E2BIG, "Endpoints: more than %d entries", ENDPOINTS_MAX);
+
+        v = realloc(s->endpoints, (s->n_endpoints + 1) * sizeof(Endpoint));
+        if (!v)
+                return -ENOMEM;
+        memmove(v + i + 1, v + i, (s->n_endpoints - i) * sizeof(Endpoint));
+        v[i] = *e;
+        s->endpoints = v;
+        s->n_endpoints++;
+        return 0;
+}
+
+int settings_remove_endpoint(Settings *s, const Endpoint *e) {
+        bool found;
+        size_t i;
+
+        i = endpoint_find(s, e, &found);
+        if (!found)
+                return -ENOENT;
+        memmove(s->endpoints + i, s->endpoints + i + 1,
+                (s->n_endpoints - i - 1) * sizeof(Endpoint));
+        s->n_endpoints--;
+        return 0;
+}
+
+void settings_normalize_endpoints(Settings *s) {
+        size_t n = 0;
+
+        if (s->n_endpoints == 0)
+                return;
+        qsort(s->endpoints, s->n_endpoints, sizeof(Endpoint), endpoint_compare_qsort);
+        for (size_t i = 1; i < s->n_endpoints; i++)
+                if (endpoint_compare(&s->endpoints[n], &s->endpoints[i]) != 0)
+                        s->endpoints[++n] = s->endpoints[i];
+        s->n_endpoints = n + 1;
+}
+
+int settings_to_text(const Settings *s, char **ret) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f,
+                "# killswitchd settings; written by the daemon, see killswitchd(8)\n"
+                "version=1\n"
+                "Enabled=%s\nPersistent=%s\nAllowLan=%s\nAllowDhcp=%s\nEndpointMark=%" PRIu32 "\n",
+                bool_to_string(s->enabled), bool_to_string(s->persistent),
+                bool_to_string(s->allow_lan), bool_to_string(s->allow_dhcp), s->endpoint_mark);
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                fprintf(f, "Tunnel=%s\n", s->tunnels[i]);
+        for (size_t i = 0; i < s->n_endpoints; i++) {
+                char e[INET6_ADDRSTRLEN + 16];
+
+                if (endpoint_format(&s->endpoints[i], e, sizeof(e)) < 0) {
+                        fclose(f);
+                        return -EINVAL;
+                }
+                fprintf(f, "Endpoint=%s\n", e);
+        }
+        fputs("end\n", f);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int parse_bool(const char *key, const char *v, bool *ret, char error[static ERROR_MAX]) {
+        if (strcmp(v, "true") == 0)
+                *ret = true;
+        else if (strcmp(v, "false") == 0)
+                *ret = false;
+        else
+                return errorf(error, -EINVAL, "%s: \"%.32s\" is neither true nor false", key, v);
+        return 0;
+}
+
+static int parse_u32(const char *key, const char *v, uint32_t *ret, char error[static ERROR_MAX]) {
+        uint64_t x = 0;
+
+        if (!*v || strlen(v) > 10)
+                return errorf(error, -EINVAL, "%s: \"%.32s\" is not a number", key, v);
+        for (const char *p = v; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return errorf(error, -EINVAL, "%s: \"%.32s\" is not a number", key, v);
+                x = x * 10 + (uint64_t)(*p - '0');
+        }
+        if (x > UINT32_MAX)
+                return errorf(error, -ERANGE, "%s: %.32s is out of range", key, v);
+        *ret = x;
+        return 0;
+}
+
+static int parse_endpoint_line(Settings *s, const char *v, char error[static ERROR_MAX]) {
+        char addr[64], proto[8], extra;
+        uint32_t port;
+        Endpoint e;
+        int r;
+
+        if (sscanf(v, "%63s %10" SCNu32 " %7s %c", addr, &port, proto, &extra) != 3)
+                return errorf(error, -EINVAL,
+                              "Endpoint: \"%.80s\" is not \"ADDRESS PORT PROTOCOL\"", v);
+        r = endpoint_parse(addr, port, proto, &e, error);
+        if (r < 0)
+                return r;
+        return settings_add_endpoint(s, &e, error);
+}
+
+/* One "Key=value" line; 'seen' guards against repeated scalar keys. */
+static int parse_line(Settings *s, char *line, unsigned *seen, char error[static ERROR_MAX]) {
+        static const char *const scalars[] = {"Enabled", "Persistent", "AllowLan", "AllowDhcp",
+                                              "EndpointMark"};
+        char *v = strchr(line, '=');
+
+        if (!v)
+                return errorf(error, -EINVAL, "line \"%.64s\" is not Key=value", line);
+        *v++ = '\0';
+
+        if (strcmp(line, "Tunnel") == 0)
+                return settings_add_tunnel(s, v, error);
+        if (strcmp(line, "Endpoint") == 0)
+                return parse_endpoint_line(s, v, error);
+
+        for (unsigned i = 0; i < ELEMENTSOF(scalars); i++) {
+                if (strcmp(line, scalars[i]) != 0)
+                        continue;
+                if (*seen & (1u << i))
+                        return errorf(error, -EINVAL, "%s: given twice", line);
+                *seen |= 1u << i;
+                switch (i) {
+                case 0: return parse_bool(line, v, &s->enabled, error);
+                case 1: return parse_bool(line, v, &s->persistent, error);
+                case 2: return parse_bool(line, v, &s->allow_lan, error);
+                case 3: return parse_bool(line, v, &s->allow_dhcp, error);
+                default: return parse_u32(line, v, &s->endpoint_mark, error);
+                }
+        }
+        return errorf(error, -EINVAL, "unknown key \"%.32s\"", line);
+}
+
+int settings_from_text(const char *text, size_t size, Settings *ret, char error[static ERROR_MAX]) {
+        _cleanup_(settings_done) Settings s = {.allow_dhcp = true};
+        _cleanup_(freep) char *copy = NULL;
+        bool have_version = false, have_end = false;
+        unsigned seen = 0, lineno = 0;
+        char *p, *line;
+        int r;
+
+        if (memchr(text, '\0', size))
+                return errorf(error, -EBADMSG, "contains a NUL byte");
+        copy = strndup(text, size);
+        if (!copy)
+                return -ENOMEM;
+
+        for (p = copy; (line = strsep(&p, "\n"));) {
+                lineno++;
+                if (!p && *line == '\0')
+                        break; /* the text after the final newline */
+                if (have_end)
+                        return errorf(error, -EBADMSG, "line %u: text after \"end\"", lineno);
+                if (*line == '\0' || *line == '#')
+                        continue;
+                if (!have_version) {
+                        if (strcmp(line, "version=1") != 0)
+                                return errorf(error, -EBADMSG,
+                                              "line %u: expected \"version=1\", got \"%.32s\"",
+                                              lineno, line);
+                        have_version = true;
+                        continue;
+                }
+                if (strcmp(line, "end") == 0) {
+                        have_end = true;
+                        continue;
+                }
+                r = parse_line(&s, line, &seen, error);
+                if (r < 0) {
+                        char m[ERROR_MAX];
+
+                        snprintf(m, sizeof(m), "line %u: %s", lineno, error);
+                        memcpy(error, m, ERROR_MAX);
+                        return r == -ENOMEM ? r : -EBADMSG;
+                }
+        }
+        /* A missing "end" means the file was cut short. */
+        if (!have_version || !have_end)
+                return errorf(error, -EBADMSG, "truncated: no \"%s\" line",
+                              have_version ? "end" : "version=1");
+
+        *ret = s;
+        settings_init(&s);
+        return 0;
+}

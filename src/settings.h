@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* Limits from the D-Bus contract. */
+#define TUNNELS_MAX 32
+#define TUNNEL_NAME_MAX 15 /* IFNAMSIZ - 1 */
+#define ENDPOINTS_MAX 65536
+
+/* Validation messages name the field and the value; callers pass a buffer this big. */
+#define ERROR_MAX 256
+
+typedef struct Endpoint {
+        uint8_t family;   /* AF_INET or AF_INET6 */
+        uint8_t protocol; /* IPPROTO_UDP or IPPROTO_TCP */
+        uint16_t port;    /* host byte order, 1..65535 */
+        union {
+                struct in_addr in;
+                struct in6_addr in6;
+        } addr;
+} Endpoint;
+
+/* The daemon's whole configuration: one value, replaced as a whole. */
+typedef struct Settings {
+        bool enabled;
+        bool persistent;
+        bool allow_lan;
+        bool allow_dhcp;
+        uint32_t endpoint_mark;
+        char **tunnels; /* unique, in the order given */
+        size_t n_tunnels;
+        Endpoint *endpoints; /* sorted by endpoint_compare(), unique */
+        size_t n_endpoints;
+} Settings;
+
+void settings_init(Settings *s);
+void settings_done(Settings *s);
+int settings_copy(const Settings *s, Settings *ret);
+bool settings_equal(const Settings *a, const Settings *b);
+
+/* The fail-closed fallback: enabled, nothing but loopback allowed. */
+void settings_init_block_all(Settings *s);
+
+int tunnel_name_validate(const char *name, char error[static ERROR_MAX]);
+bool tunnel_name_is_pattern(const char *name);
+int settings_add_tunnel(Settings *s, const char *name, char error[static ERROR_MAX]);
+int settings_remove_tunnel(Settings *s, const char *name);
+
+int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
+                   char error[static ERROR_MAX]);
+int endpoint_compare(const Endpoint *a, const Endpoint *b);
+/* "198.51.100.7 51820 udp", "2001:db8::1 443 tcp" */
+int endpoint_format(const Endpoint *e, char *buf, size_t size);
+const char *endpoint_protocol_name(const Endpoint *e);
+const char *endpoint_address(const Endpoint *e, char *buf, size_t size);
+
+/* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT. */
+int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERROR_MAX]);
+int settings_remove_endpoint(Settings *s, const Endpoint *e);
+/* Sorts and collapses duplicates after a bulk load. */
+void settings_normalize_endpoints(Settings *s);
+
+/* The saved form: "version=1", one Key=value per line, "end". Pure; see docs/state-file.md. */
+int settings_to_text(const Settings *s, char **ret);
+int settings_from_text(const char *text, size_t size, Settings *ret, char error[static ERROR_MAX]);
+
+const char *bool_to_string(bool b);

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "state.h"
+
+/* The state file is small even at the endpoint limit (about 3 MiB); anything larger is not ours. */
+#define STATE_FILE_SIZE_MAX (16u * 1024 * 1024)
+
+const char *state_dir_default(void) {
+        const char *e = getenv("STATE_DIRECTORY");
+
+        /* systemd may pass several colon-separated directories; ours is the first. */
+        if (e && *e && !strchr(e, ':'))
+                return e;
+        return STATE_DIR_DEFAULT;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+int state_save(const char *dir, const Settings *s) {
+        _cleanup_(closep) int dfd = -EBADF, fd = -EBADF;
+        _cleanup_(freep) char *text = NULL;
+        char tmp[64];
+        int r;
+
+        r = settings_to_text(s, &text);
+        if (r < 0)
+                return r;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+
+        snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", STATE_FILE, (int)getpid());
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+
+        r = write_all(fd, text, strlen(text));
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dfd, tmp, dfd, STATE_FILE) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void)unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        /* The rename is durable only once the directory itself is on disk. */
+        if (fsync(dfd) < 0)
+                return -errno;
+        return 0;
+}
+
+static int read_file(int dfd, const char *name, char **ret, size_t *ret_size) {
+        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(freep) char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG;
+        if ((uint64_t)st.st_size > STATE_FILE_SIZE_MAX)
+                return -EFBIG;
+
+        buf = malloc((size_t)st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (n < (size_t)st.st_size) {
+                ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
+int state_load(const char *dir, Settings *ret, char error[static ERROR_MAX]) {
+        _cleanup_(closep) int dfd = -EBADF;
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+                snprintf(error, ERROR_MAX, "cannot open state directory %s: %s", dir,
+                         strerror(errno));
+                return -errno;
+        }
+
+        r = read_file(dfd, STATE_FILE, &text, &size);
+        if (r == -ENOENT)
+                return r;
+        if (r == -ENOMEM || r == -EACCES || r == -EIO) {
+                snprintf(error, ERROR_MAX, "cannot read %s/%s: %s", dir, STATE_FILE, strerror(-r));
+                return r;
+        }
+        if (r < 0)
+                snprintf(error, ERROR_MAX, "%s/%s: %s", dir, STATE_FILE,
+                         r == -EFBIG   ? "too large"
+                         : r == -ELOOP ? "is a symlink"
+                                       : strerror(-r));
+        else
+                r = settings_from_text(text, size, ret, error);
+        if (r == -EBADMSG || r == -EFBIG || r == -ELOOP) {
+                /* Keep the evidence for the user, out of the way of the next save. */
+                if (renameat(dfd, STATE_FILE, dfd, STATE_FILE_BAD) >= 0)
+                        (void)fsync(dfd);
+                return -EBADMSG;
+        }
+        return r;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h> /* before any linux/ header: glibc then guards the duplicates */
+#include <stdio.h>
+#include <string.h>
+
+#include "table.h"
+
+const char *protection_to_string(Protection p) {
+        switch (p) {
+        case PROTECTION_OWNER: return "owner";
+        case PROTECTION_MONITOR: return "monitor";
+        default: return "none";
+        }
+}
+
+static bool table_is_orphan(const TableInfo *t) {
+        /* The kernel clears OWNER when the owning socket closes and PERSIST kept the table. */
+        return (t->flags & (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)) == NFT_TABLE_F_PERSIST;
+}
+
+static int commit_table(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_lan,
+                        const RulesetParams *p, char error[static ERROR_MAX]) {
+        _cleanup_(batch_done) Batch b;
+        int r;
+
+        batch_init(&b, nft_next_seq(nft));
+        r = ruleset_build(&b, s, lan, n_lan, p);
+        if (r < 0) {
+                snprintf(error, ERROR_MAX, "building the ruleset: %s", strerror(-r));
+                return r;
+        }
+        return nft_commit(nft, &b, error);
+}
+
+int table_install(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_lan, bool unowned,
+                  Protection *ret_protection, char error[static ERROR_MAX]) {
+        RulesetParams p = {.table_flags = unowned ? 0 : TABLE_FLAGS_OWNED};
+        TableInfo t;
+        int r;
+
+        r = nft_get_table(nft, &t);
+        if (r >= 0) {
+                p.replace = true;
+                p.adopt = !unowned && table_is_orphan(&t);
+                /* Keep counting from where we were: BlockedPackets is "since enabled". */
+                (void)nft_get_counter(nft, &p.blocked_packets, &p.blocked_bytes);
+        } else if (r != -ENOENT) {
+                snprintf(error, ERROR_MAX, "reading table inet %s: %s", TABLE_NAME, strerror(-r));
+                return r;
+        }
+
+        r = commit_table(nft, s, lan, n_lan, &p, error);
+        if (r == -EOPNOTSUPP && p.table_flags != 0 && !p.adopt) {
+                /* Before Linux 6.9 there is no persist flag, and owner alone would take the table
+                 * away with us when we die: fall back to an unowned table. */
+                p.table_flags = 0;
+                r = commit_table(nft, s, lan, n_lan, &p, error);
+        }
+        if (r < 0)
+                return r;
+
+        *ret_protection =
+                p.table_flags == TABLE_FLAGS_OWNED ? PROTECTION_OWNER : PROTECTION_MONITOR;
+        return 0;
+}
+
+int table_remove(Nft *nft, char error[static ERROR_MAX]) {
+        _cleanup_(batch_done) Batch b;
+        TableInfo t;
+        int r;
+
+        r = nft_get_table(nft, &t);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                snprintf(error, ERROR_MAX, "reading table inet %s: %s", TABLE_NAME, strerror(-r));
+                return r;
+        }
+        batch_init(&b, nft_next_seq(nft));
+        r = ruleset_build_delete(&b);
+        if (r < 0)
+                return r;
+        return nft_commit(nft, &b, error);
+}
