@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Before any linux/ header, so that glibc guards against their duplicate definitions. */
+#include <netinet/in.h>
+
 #include <libmnl/libmnl.h>
 #include <libnftnl/object.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <netinet/in.h> /* before any linux/ header: glibc then guards the duplicates */
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Before any linux/ header, so that glibc guards against their duplicate definitions. */
+#include <netinet/in.h>
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -10,8 +13,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <net/if.h>
-#include <netinet/in.h> /* before any linux/ header: glibc then guards the duplicates */
-#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Before any linux/ header, so that glibc guards against their duplicate definitions. */
+#include <netinet/in.h>
+
 #include <linux/netfilter/nf_tables.h>
-#include <netinet/in.h> /* before any linux/ header: glibc then guards the duplicates */
 #include <stdio.h>
 #include <string.h>
 
