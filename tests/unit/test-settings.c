@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "settings.h"
+#include "test.h"
+
+static char error[ERROR_MAX];
+
+TEST(defaults) {
+        Settings s;
+
+        settings_init(&s);
+        ASSERT(!s.enabled && !s.persistent && !s.allow_lan && s.allow_dhcp);
+        ASSERT_EQ(s.endpoint_mark, 0);
+        ASSERT_EQ(s.n_tunnels, 0);
+        ASSERT_EQ(s.n_endpoints, 0);
+        settings_init_block_all(&s);
+        ASSERT(s.enabled && !s.allow_dhcp && !s.allow_lan);
+}
+
+TEST(tunnel_names) {
+        static const char *const good[] = {"wg0",         "tun*",           "a", "123456789012345",
+                                           "wg-home_1.x", "12345678901234*"};
+        static const char *const bad[] = {
+                "",   "*",    "1234567890123456", "wg 0", "wg/0", "wg:0", "t*n", "**", ".",
+                "..", "wg\t", "caf\xc3\xa9"};
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+                ASSERT_EQ(tunnel_name_validate(good[i], error), 0);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+                error[0] = '\0';
+                ASSERT_EQ(tunnel_name_validate(bad[i], error), -EINVAL);
+                ASSERT(strncmp(error, "Tunnels: ", 9) == 0);
+        }
+        /* The message names the value. */
+        tunnel_name_validate("wg/0", error);
+        ASSERT(strstr(error, "\"wg/0\""));
+        ASSERT(tunnel_name_is_pattern("tun*"));
+        ASSERT(!tunnel_name_is_pattern("tun"));
+}
+
+TEST(tunnel_list) {
+        _cleanup_(settings_done) Settings s;
+        char name[8];
+
+        settings_init(&s);
+        ASSERT_EQ(settings_add_tunnel(&s, "wg0", error), 0);
+        ASSERT_EQ(settings_add_tunnel(&s, "wg0", error), 0); /* duplicates collapse */
+        ASSERT_EQ(s.n_tunnels, 1);
+        ASSERT_EQ(settings_add_tunnel(&s, "bad/", error), -EINVAL);
+        ASSERT_EQ(s.n_tunnels, 1);
+        for (int i = 1; i < TUNNELS_MAX; i++) {
+                snprintf(name, sizeof(name), "t%d", i);
+                ASSERT_EQ(settings_add_tunnel(&s, name, error), 0);
+        }
+        ASSERT_EQ(s.n_tunnels, TUNNELS_MAX);
+        ASSERT_EQ(settings_add_tunnel(&s, "one-too-many", error), -E2BIG);
+        ASSERT(strstr(error, "32"));
+        ASSERT_EQ(settings_remove_tunnel(&s, "t5"), 0);
+        ASSERT_EQ(settings_remove_tunnel(&s, "t5"), -ENOENT);
+        ASSERT_EQ(s.n_tunnels, TUNNELS_MAX - 1);
+        ASSERT_STREQ(s.tunnels[0], "wg0");
+        ASSERT_STREQ(s.tunnels[5], "t6"); /* order kept */
+}
+
+TEST(endpoint_parse_good) {
+        Endpoint e;
+        char buf[80];
+
+        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, error), 0);
+        ASSERT_EQ(e.family, AF_INET);
+        ASSERT_EQ(e.protocol, IPPROTO_UDP);
+        ASSERT_EQ(e.port, 51820);
+        ASSERT_EQ(ntohl(e.addr.in.s_addr), 0xc6336407);
+        ASSERT_EQ(endpoint_format(&e, buf, sizeof(buf)), 0);
+        ASSERT_STREQ(buf, "198.51.100.7 51820 udp");
+
+        ASSERT_EQ(endpoint_parse("2001:DB8:0::1", 443, "tcp", &e, error), 0);
+        ASSERT_EQ(e.family, AF_INET6);
+        ASSERT_EQ(e.protocol, IPPROTO_TCP);
+        ASSERT_EQ(endpoint_format(&e, buf, sizeof(buf)), 0);
+        ASSERT_STREQ(buf, "2001:db8::1 443 tcp"); /* canonical form */
+
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 65535, "udp", &e, error), 0);
+}
+
+TEST(endpoint_parse_bad) {
+        static const struct {
+                const char *addr;
+                unsigned port;
+                const char *proto;
+                const char *needle;
+        } bad[] = {
+                {"vpn.example.com", 51820, "udp", "vpn.example.com"}, /* no host names */
+                {"10.1", 51820, "udp", "10.1"},                       /* no shorthand */
+                {"256.1.1.1", 51820, "udp", "256.1.1.1"},
+                {" 10.0.0.1", 51820, "udp", "10.0.0.1"},
+                {"10.0.0.1/32", 51820, "udp", "10.0.0.1/32"},
+                {"fe80::1%eth0", 51820, "udp", "fe80::1%eth0"},
+                {"", 51820, "udp", "\"\""},
+                {"0.0.0.0", 51820, "udp", "0.0.0.0"},
+                {"::", 51820, "udp", "\"::\""},
+                {"224.0.0.1", 51820, "udp", "224.0.0.1"},
+                {"ff02::1", 51820, "udp", "ff02::1"},
+                {"::ffff:10.0.0.1", 51820, "udp", "::ffff:10.0.0.1"},
+                {"10.0.0.1", 0, "udp", "port 0"},
+                {"10.0.0.1", 65536, "udp", "port 65536"},
+                {"10.0.0.1", 51820, "UDP", "UDP"},
+                {"10.0.0.1", 51820, "icmp", "icmp"},
+                {"10.0.0.1", 51820, "", "\"\""},
+        };
+        Endpoint e;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+                error[0] = '\0';
+                ASSERT_EQ(endpoint_parse(bad[i].addr, bad[i].port, bad[i].proto, &e, error),
+                          -EINVAL);
+                if (!strstr(error, bad[i].needle)) {
+                        fprintf(stderr, "message \"%s\" does not name \"%s\"\n", error,
+                                bad[i].needle);
+                        ASSERT(false);
+                }
+                ASSERT(strncmp(error, "Endpoints: ", 11) == 0);
+        }
+}
+
+TEST(endpoint_set) {
+        _cleanup_(settings_done) Settings s;
+        Endpoint a, b, c;
+
+        settings_init(&s);
+        ASSERT_EQ(endpoint_parse("10.0.0.2", 51820, "udp", &a, error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 51820, "udp", &b, error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 51820, "tcp", &c, error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &a, error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &b, error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &c, error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &b, error), 0); /* duplicates collapse */
+        ASSERT_EQ(s.n_endpoints, 3);
+        for (size_t i = 1; i < s.n_endpoints; i++)
+                ASSERT(endpoint_compare(&s.endpoints[i - 1], &s.endpoints[i]) < 0);
+        ASSERT_EQ(settings_remove_endpoint(&s, &b), 0);
+        ASSERT_EQ(settings_remove_endpoint(&s, &b), -ENOENT);
+        ASSERT_EQ(s.n_endpoints, 2);
+}
+
+TEST(endpoint_limit) {
+        _cleanup_(settings_done) Settings s;
+        Endpoint e;
+
+        settings_init(&s);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, error), 0);
+        for (uint32_t i = 0; i < ENDPOINTS_MAX; i++) {
+                e.addr.in.s_addr = htonl(0x0a000000 + i / 2);
+                e.protocol = i % 2 ? IPPROTO_TCP : IPPROTO_UDP;
+                ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0);
+        }
+        ASSERT_EQ(s.n_endpoints, ENDPOINTS_MAX);
+        ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0); /* a duplicate still collapses */
+        e.port = 2;
+        ASSERT_EQ(settings_add_endpoint(&s, &e, error), -E2BIG);
+        ASSERT_EQ(s.n_endpoints, ENDPOINTS_MAX);
+}
+
+static const char full_text[] = "version=1\n"
+                                "Enabled=true\n"
+                                "Persistent=true\n"
+                                "AllowLan=true\n"
+                                "AllowDhcp=false\n"
+                                "EndpointMark=4660\n"
+                                "Tunnel=wg0\n"
+                                "Tunnel=tun*\n"
+                                "Endpoint=198.51.100.7 51820 udp\n"
+                                "Endpoint=2001:db8::1 443 tcp\n"
+                                "end\n";
+
+TEST(text_round_trip) {
+        _cleanup_(settings_done) Settings s, t;
+        _cleanup_(freep) char *text = NULL;
+
+        ASSERT_EQ(settings_from_text(full_text, strlen(full_text), &s, error), 0);
+        ASSERT(s.enabled && s.persistent && s.allow_lan && !s.allow_dhcp);
+        ASSERT_EQ(s.endpoint_mark, 4660);
+        ASSERT_EQ(s.n_tunnels, 2);
+        ASSERT_STREQ(s.tunnels[1], "tun*");
+        ASSERT_EQ(s.n_endpoints, 2);
+
+        ASSERT_EQ(settings_to_text(&s, &text), 0);
+        ASSERT_EQ(settings_from_text(text, strlen(text), &t, error), 0);
+        ASSERT(settings_equal(&s, &t));
+        ASSERT(strstr(text, "Endpoint=2001:db8::1 443 tcp\n"));
+}
+
+TEST(text_defaults_and_comments) {
+        _cleanup_(settings_done) Settings s;
+        static const char text[] = "# comment\n\nversion=1\nEnabled=true\nend"; /* no final \n */
+
+        ASSERT_EQ(settings_from_text(text, strlen(text), &s, error), 0);
+        ASSERT(s.enabled && !s.persistent && s.allow_dhcp);
+}
+
+TEST(text_corrupt) {
+        static const char *const bad[] = {
+                "",
+                "version=1\n",                                     /* truncated: no end */
+                "version=1\nEnabled=true\n",                       /* truncated */
+                "Enabled=true\nend\n",                             /* no version */
+                "version=2\nend\n",                                /* unknown version */
+                "version=1\nEnabled=yes\nend\n",                   /* bad bool */
+                "version=1\nEnabled=true\nEnabled=true\nend\n",    /* repeated */
+                "version=1\nColour=blue\nend\n",                   /* unknown key */
+                "version=1\nEndpointMark=-1\nend\n",               /* bad number */
+                "version=1\nEndpointMark=4294967296\nend\n",       /* out of range */
+                "version=1\nEndpoint=10.0.0.1 0 udp\nend\n",       /* bad port */
+                "version=1\nEndpoint=10.0.0.1 51820\nend\n",       /* missing field */
+                "version=1\nEndpoint=10.0.0.1 51820 udp x\nend\n", /* extra field */
+                "version=1\nTunnel=*\nend\n",                      /* bad tunnel */
+                "version=1\nend\nEnabled=true\n",                  /* text after end */
+                "version=1\nnonsense\nend\n",
+        };
+        Settings s;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+                error[0] = '\0';
+                if (settings_from_text(bad[i], strlen(bad[i]), &s, error) != -EBADMSG) {
+                        fprintf(stderr, "accepted corrupt text #%zu\n", i);
+                        ASSERT(false);
+                }
+                ASSERT(error[0] != '\0');
+        }
+        /* A NUL byte anywhere is corruption too. */
+        ASSERT_EQ(settings_from_text("version=1\n\0end\n", 15, &s, error), -EBADMSG);
+}
+
+int main(void) {
+        RUN(defaults);
+        RUN(tunnel_names);
+        RUN(tunnel_list);
+        RUN(endpoint_parse_good);
+        RUN(endpoint_parse_bad);
+        RUN(endpoint_set);
+        RUN(endpoint_limit);
+        RUN(text_round_trip);
+        RUN(text_defaults_and_comments);
+        RUN(text_corrupt);
+        return 0;
+}
