@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by scripts/demo and scripts/test: installs what killswitchd needs from Debian's
+# packages (Debian 12), then configures and builds into $BUILD_DIR.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+
+# Build: compiler, CMake and the four libraries. Run: nft for inspection, ip, the tunnel,
+# a private bus, and python3/socat used by the tests to make and count packets.
+KS_PACKAGES=(
+  build-essential cmake pkg-config clang-format
+  libnftnl-dev libmnl-dev libsystemd-dev libnl-3-dev libnl-route-3-dev
+  nftables iproute2 wireguard-go wireguard-tools dbus python3 socat procps
+)
+
+ks_require_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "This needs root (network namespaces, nftables): run it with sudo." >&2
+    exit 1
+  fi
+}
+
+ks_install_packages() {
+  local missing=()
+  for p in "${KS_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "== Installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ks_build [extra cmake arguments...]
+ks_build() {
+  echo "== Building in $BUILD_DIR"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKS_WERROR=ON "$@" >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
+}
