@@ -1,12 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netlink/route/link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus.h"
 #include "log.h"
 #include "manager.h"
 #include "state.h"
+
+void strv_free(char **l) {
+        if (!l)
+                return;
+        for (char **p = l; *p; p++)
+                free(*p);
+        free(l);
+}
 
 int manager_new(const char *state_dir, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -34,6 +46,7 @@ int manager_new(const char *state_dir, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        sd_bus_flush_close_unref(m->bus);
         /* Closing the socket orphans an owned table; the kernel keeps it (persist). */
         nft_free(m->nft);
         sd_event_unref(m->event);
@@ -43,6 +56,7 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
+/* Puts the kernel in line with s: the table installed, or removed when disabled. */
 static int manager_commit(Manager *m, const Settings *s, Protection *ret,
                           char error[static ERROR_MAX]) {
         if (!s->enabled) {
@@ -53,52 +67,233 @@ static int manager_commit(Manager *m, const Settings *s, Protection *ret,
                              m->unowned, ret, error);
 }
 
-int manager_apply(Manager *m, const Settings *new_settings, char error[static ERROR_MAX]) {
-        Settings copy;
-        Protection p;
-        int r;
+/* Everything but Persistent shapes the table. */
+static bool settings_equal_in_kernel(const Settings *a, const Settings *b) {
+        Settings x = *a;
 
-        r = settings_copy(new_settings, &copy);
-        if (r < 0)
-                return r;
-        r = manager_commit(m, new_settings, &p, error);
+        x.persistent = b->persistent;
+        return settings_equal(&x, b);
+}
+
+static int fail(Failure *f, FailureKind kind, int r) {
+        f->kind = kind;
+        return r;
+}
+
+static int manager_save(Manager *m, const Settings *s, Failure *f) {
+        int r = state_save(m->state_dir, s);
+
         if (r < 0) {
-                settings_done(&copy);
-                return log_error_errno(r, "Failed to apply settings: %s", error);
+                snprintf(f->message, ERROR_MAX, "saving settings to %s: %s", m->state_dir,
+                         strerror(-r));
+                log_error("Failed to save settings: %s", f->message);
+                return fail(f, FAILURE_STATE, r);
         }
-        if (!m->save_blocked) {
-                r = state_save(m->state_dir, new_settings);
-                if (r < 0) {
-                        char ignored[ERROR_MAX];
-
-                        /* Put the kernel back as it was so that kernel and file agree. */
-                        snprintf(error, ERROR_MAX, "saving settings to %s: %s", m->state_dir,
-                                 strerror(-r));
-                        (void)manager_commit(m, &m->settings, &m->protection, ignored);
-                        settings_done(&copy);
-                        return log_error_errno(r, "Failed to save settings: %m");
-                }
-        }
-        settings_done(&m->settings);
-        m->settings = copy;
-        m->protection = p;
         return 0;
 }
 
+static void manager_log_state(Manager *m) {
+        if (m->settings.enabled)
+                log_info("Kill switch enabled: %zu tunnel(s), %zu endpoint(s), LAN %s, DHCP %s, "
+                         "protection %s.",
+                         m->settings.n_tunnels, m->settings.n_endpoints,
+                         m->settings.allow_lan ? "allowed" : "blocked",
+                         m->settings.allow_dhcp ? "allowed" : "blocked",
+                         protection_to_string(m->protection));
+        else
+                log_info("Kill switch disabled.");
+        (void)sd_notifyf(false, "STATUS=%s, protection %s, %zu tunnel(s), %zu endpoint(s)",
+                         m->settings.enabled ? "Enabled" : "Disabled",
+                         protection_to_string(m->protection), m->settings.n_tunnels,
+                         m->settings.n_endpoints);
+}
+
+int manager_set_settings(Manager *m, Settings *s, Failure *f) {
+        _cleanup_(settings_done) Settings new = *s;
+        Settings old;
+        Protection p = m->protection, old_protection = m->protection;
+        int r;
+
+        settings_init(s);
+        if (!settings_equal_in_kernel(&m->settings, &new)) {
+                r = manager_commit(m, &new, &p, f->message);
+                if (r < 0) {
+                        log_error("Kernel refused the new settings: %s", f->message);
+                        return fail(f, FAILURE_KERNEL, r);
+                }
+        }
+        r = manager_save(m, &new, f);
+        if (r < 0) {
+                char ignored[ERROR_MAX];
+
+                /* Kernel and saved state must agree: put the previous table back. */
+                if (!settings_equal_in_kernel(&m->settings, &new))
+                        (void)manager_commit(m, &m->settings, &m->protection, ignored);
+                return r;
+        }
+
+        old = m->settings;
+        m->settings = new;
+        m->protection = p;
+        settings_init(&new);
+        manager_log_state(m);
+        bus_emit_settings_changed(m, &old, old_protection);
+        settings_done(&old);
+        return 0;
+}
+
+/* One element in the kernel rather than the whole table: the cost does not grow with the set. */
+static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Failure *f) {
+        _cleanup_(settings_done) Settings new = {};
+        char ignored[ERROR_MAX];
+        int r;
+
+        r = settings_copy(&m->settings, &new);
+        if (r < 0)
+                return fail(f, FAILURE_STATE, r);
+        r = add ? settings_add_endpoint(&new, e, f->message) : settings_remove_endpoint(&new, e);
+        if (r == -ENOENT) {
+                char text[INET6_ADDRSTRLEN + 16];
+
+                (void)endpoint_format(e, text, sizeof(text));
+                snprintf(f->message, ERROR_MAX, "Endpoints: %s is not in the list", text);
+                return fail(f, FAILURE_NOT_FOUND, r);
+        }
+        if (r < 0)
+                return fail(f, r == -E2BIG ? FAILURE_LIMIT : FAILURE_INVALID, r);
+        if (new.n_endpoints == m->settings.n_endpoints)
+                return 0; /* already there: duplicates collapse */
+
+        if (m->settings.enabled) {
+                r = table_change_endpoint(m->nft, e, add, f->message);
+                if (r < 0) {
+                        /* The table is not what we last wrote (changed behind our back): rebuild
+                         * it whole from the new settings instead. */
+                        log_warning("Endpoint change refused (%s): rebuilding the table.",
+                                    f->message);
+                        r = manager_commit(m, &new, &m->protection, f->message);
+                        if (r < 0)
+                                return fail(f, FAILURE_KERNEL, r);
+                }
+        }
+        r = manager_save(m, &new, f);
+        if (r < 0) {
+                if (m->settings.enabled && table_change_endpoint(m->nft, e, !add, ignored) < 0)
+                        (void)manager_commit(m, &m->settings, &m->protection, ignored);
+                return r;
+        }
+
+        settings_done(&m->settings);
+        m->settings = new;
+        settings_init(&new);
+        bus_emit_endpoints_changed(m);
+        return 0;
+}
+
+int manager_add_endpoint(Manager *m, const Endpoint *e, Failure *f) {
+        return manager_change_endpoint(m, e, true, f);
+}
+
+int manager_remove_endpoint(Manager *m, const Endpoint *e, Failure *f) {
+        return manager_change_endpoint(m, e, false, f);
+}
+
+static int strv_push(char ***l, size_t *n, const char *s) {
+        char **v = realloc(*l, (*n + 2) * sizeof(char *));
+
+        if (!v)
+                return -ENOMEM;
+        *l = v;
+        v[*n] = strdup(s);
+        if (!v[*n])
+                return -ENOMEM;
+        v[++*n] = NULL;
+        return 0;
+}
+
+int manager_active_tunnels(Manager *m, char ***ret) {
+        struct nl_sock *sk;
+        struct nl_cache *cache = NULL;
+        char **l = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        sk = nl_socket_alloc();
+        if (!sk) {
+                free(l);
+                return -ENOMEM;
+        }
+        if (nl_connect(sk, NETLINK_ROUTE) < 0 || rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache) < 0)
+                r = -EIO;
+        for (struct nl_object *o = cache ? nl_cache_get_first(cache) : NULL; o && r >= 0;
+             o = nl_cache_get_next(o)) {
+                struct rtnl_link *link = (struct rtnl_link *)o;
+                const char *name = rtnl_link_get_name(link);
+
+                if (!name || !(rtnl_link_get_flags(link) & IFF_UP))
+                        continue;
+                for (size_t i = 0; i < m->settings.n_tunnels; i++)
+                        if (tunnel_name_matches(m->settings.tunnels[i], name)) {
+                                r = strv_push(&l, &n, name);
+                                break;
+                        }
+        }
+        nl_cache_free(cache);
+        nl_socket_free(sk);
+        if (r < 0) {
+                strv_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+int manager_lan_subnets(Manager *m, char ***ret) {
+        char **l = calloc(1, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; m->settings.allow_lan && i < lan_prefixes_private_count; i++) {
+                const LanPrefix *p = &lan_prefixes_private[i];
+                char a[INET6_ADDRSTRLEN], cidr[INET6_ADDRSTRLEN + 4];
+
+                inet_ntop(p->family, &p->addr, a, sizeof(a));
+                snprintf(cidr, sizeof(cidr), "%s/%u", a, p->prefixlen);
+                if (strv_push(&l, &n, cidr) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+uint64_t manager_blocked_packets(Manager *m) {
+        uint64_t packets = 0, bytes;
+
+        if (m->settings.enabled)
+                (void)nft_get_counter(m->nft, &packets, &bytes);
+        return packets;
+}
+
 /* What to enforce at start: the saved settings, or fail closed. */
-static int manager_load(Manager *m) {
+static void manager_load(Manager *m) {
         char error[ERROR_MAX] = "";
         TableInfo t;
         int r;
 
         r = state_load(m->state_dir, &m->settings, error);
         if (r >= 0)
-                return 0;
+                return;
         if (r == -ENOENT) {
                 /* No saved settings but a table in force (put there by --boot from settings that
                  * were bad, or by an earlier daemon): keep blocking rather than guess. */
                 if (nft_get_table(m->nft, &t) < 0)
-                        return 0;
+                        return;
                 log_warning("No saved settings but table inet killswitchd exists: blocking all "
                             "traffic until settings are applied.");
         } else
@@ -107,29 +302,22 @@ static int manager_load(Manager *m) {
                                 "settings are applied.",
                                 error);
         settings_init_block_all(&m->settings);
-        m->save_blocked = true;
-        return 0;
 }
 
 int manager_start(Manager *m) {
         char error[ERROR_MAX] = "";
         int r;
 
-        r = manager_load(m);
-        if (r < 0)
-                return r;
-        if (!m->settings.enabled) {
-                log_info("Kill switch disabled.");
-                return 0;
+        manager_load(m);
+        if (m->settings.enabled) {
+                r = table_install(m->nft, &m->settings, lan_prefixes_private,
+                                  lan_prefixes_private_count, m->unowned, &m->protection, error);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to install table inet killswitchd: %s",
+                                               error);
         }
-        r = table_install(m->nft, &m->settings, lan_prefixes_private, lan_prefixes_private_count,
-                          m->unowned, &m->protection, error);
-        if (r < 0)
-                return log_error_errno(r, "Failed to install table inet killswitchd: %s", error);
-        log_info("Kill switch enabled: %zu tunnel(s), %zu endpoint(s), protection %s.",
-                 m->settings.n_tunnels, m->settings.n_endpoints,
-                 protection_to_string(m->protection));
-        return 0;
+        manager_log_state(m);
+        return bus_setup(m);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -157,9 +345,7 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
 
-        (void)sd_notifyf(false, "READY=1\nSTATUS=%s, protection %s",
-                         m->settings.enabled ? "Enabled" : "Disabled",
-                         protection_to_string(m->protection));
+        (void)sd_notify(false, "READY=1");
         r = sd_event_loop(m->event);
         (void)sd_notify(false, "STOPPING=1");
         return r;

@@ -1,21 +1,36 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "settings.h"
 #include "table.h"
 
-/* Owns the event loop, the nftables socket and the settings; every change goes through here:
- * validate → build → commit → save → emit. */
+/* Which step refused a change; bus.c turns it into the contract's D-Bus error. */
+typedef enum FailureKind {
+        FAILURE_INVALID,   /* bad input */
+        FAILURE_LIMIT,     /* too many tunnels or endpoints */
+        FAILURE_NOT_FOUND, /* removing something absent */
+        FAILURE_KERNEL,    /* the kernel refused the transaction */
+        FAILURE_STATE,     /* the settings could not be saved; the kernel was put back */
+} FailureKind;
+
+typedef struct Failure {
+        FailureKind kind;
+        char message[ERROR_MAX];
+} Failure;
+
+/* Owns the event loop, the nftables socket, the bus and the settings; every change goes through
+ * here: validate → build → commit → save → emit. */
 typedef struct Manager {
         sd_event *event;
+        sd_bus *bus;
         Nft *nft;
         char *state_dir;
         Settings settings;
         Protection protection;
-        bool unowned;      /* never use owner+persist (tests, kernels that misbehave) */
-        bool save_blocked; /* settings came from a corrupt file: saving would destroy evidence */
+        bool unowned; /* never use owner+persist (--protection=monitor) */
 } Manager;
 
 int manager_new(const char *state_dir, Manager **ret);
@@ -26,5 +41,16 @@ DEFINE_FREEP(Manager, manager_free)
 int manager_start(Manager *m);
 int manager_run(Manager *m);
 
-/* Replaces the settings: the kernel first, then the state file; on failure neither changes. */
-int manager_apply(Manager *m, const Settings *new_settings, char error[static ERROR_MAX]);
+/* Replaces the settings, which the caller validated: the kernel first, then the state file; on
+ * failure neither changes. Takes ownership of *s in every case. */
+int manager_set_settings(Manager *m, Settings *s, Failure *f);
+int manager_add_endpoint(Manager *m, const Endpoint *e, Failure *f);
+int manager_remove_endpoint(Manager *m, const Endpoint *e, Failure *f);
+
+/* Live state for the bus. The string lists are NULL-terminated; free with strv_free(). */
+int manager_active_tunnels(Manager *m, char ***ret);
+int manager_lan_subnets(Manager *m, char ***ret);
+uint64_t manager_blocked_packets(Manager *m);
+
+void strv_free(char **l);
+DEFINE_FREEP(char *, strv_free)

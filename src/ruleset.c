@@ -731,6 +731,45 @@ int ruleset_build(Batch *batch, const Settings *s, const LanPrefix *lan, size_t 
         return batch_end(batch);
 }
 
+int ruleset_build_endpoint_change(Batch *batch, const Endpoint *e, bool add) {
+        Builder b = {.batch = batch};
+        struct nftnl_set *set;
+        struct nftnl_set_elem *elem;
+        struct nlmsghdr *nlh;
+        uint8_t key[KEY_MAX];
+        size_t len = endpoint_key(e, key);
+        int r;
+
+        r = batch_begin(batch);
+        if (r < 0)
+                return r;
+        set = nftnl_set_alloc();
+        elem = nftnl_set_elem_alloc();
+        if (!set || !elem) {
+                nftnl_set_free(set);
+                nftnl_set_elem_free(elem);
+                return -ENOMEM;
+        }
+        nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+        nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
+        nftnl_set_set_str(set, NFTNL_SET_NAME,
+                          set_names[e->family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6]);
+        nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
+        nftnl_set_elem_add(set, elem);
+        /* NLM_F_EXCL on add and the kernel's ENOENT on delete keep kernel and settings in step. */
+        nlh = batch_open(batch, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
+                         add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+        if (nlh) {
+                nftnl_set_elems_nlmsg_build_payload(nlh, set);
+                batch_close(batch, nlh);
+        } else
+                builder_fail(&b, -ENOMEM);
+        nftnl_set_free(set);
+        if (b.r < 0)
+                return b.r;
+        return batch_end(batch);
+}
+
 int ruleset_build_delete(Batch *batch) {
         Builder b = {.batch = batch};
         int r;

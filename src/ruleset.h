@@ -41,5 +41,8 @@ typedef struct RulesetParams {
 int ruleset_build(Batch *b, const Settings *s, const LanPrefix *lan, size_t n_lan,
                   const RulesetParams *p);
 
+/* BEGIN, add or delete one endpoint element, END: cost independent of the set's size. */
+int ruleset_build_endpoint_change(Batch *b, const Endpoint *e, bool add);
+
 /* BEGIN, delete our table, END. */
 int ruleset_build_delete(Batch *b);

@@ -305,16 +305,41 @@ int settings_remove_endpoint(Settings *s, const Endpoint *e) {
         return 0;
 }
 
-void settings_normalize_endpoints(Settings *s) {
+int settings_append_endpoint(Settings *s, const Endpoint *e) {
+        /* Doubling at powers of two keeps appends amortized O(1) without a capacity field. */
+        if (s->n_endpoints == 0 || (s->n_endpoints & (s->n_endpoints - 1)) == 0) {
+                Endpoint *v = realloc(s->endpoints,
+                                      (s->n_endpoints ? 2 * s->n_endpoints : 1) * sizeof(Endpoint));
+                if (!v)
+                        return -ENOMEM;
+                s->endpoints = v;
+        }
+        s->endpoints[s->n_endpoints++] = *e;
+        return 0;
+}
+
+int settings_normalize_endpoints(Settings *s, char error[static ERROR_MAX]) {
         size_t n = 0;
 
         if (s->n_endpoints == 0)
-                return;
+                return 0;
         qsort(s->endpoints, s->n_endpoints, sizeof(Endpoint), endpoint_compare_qsort);
         for (size_t i = 1; i < s->n_endpoints; i++)
                 if (endpoint_compare(&s->endpoints[n], &s->endpoints[i]) != 0)
                         s->endpoints[++n] = s->endpoints[i];
         s->n_endpoints = n + 1;
+        if (s->n_endpoints > ENDPOINTS_MAX)
+                return errorf(error, -E2BIG, "Endpoints: %zu entries, more than %d", s->n_endpoints,
+                              ENDPOINTS_MAX);
+        return 0;
+}
+
+bool tunnel_name_matches(const char *pattern, const char *ifname) {
+        size_t n = strlen(pattern);
+
+        if (tunnel_name_is_pattern(pattern))
+                return strncmp(pattern, ifname, n - 1) == 0;
+        return strcmp(pattern, ifname) == 0;
 }
 
 int settings_to_text(const Settings *s, char **ret) {
@@ -387,7 +412,8 @@ static int parse_endpoint_line(Settings *s, const char *v, char error[static ERR
         r = endpoint_parse(addr, port, proto, &e, error);
         if (r < 0)
                 return r;
-        return settings_add_endpoint(s, &e, error);
+        /* Appended now, sorted and checked against the limit once at the end. */
+        return settings_append_endpoint(s, &e);
 }
 
 /* One "Key=value" line; 'seen' guards against repeated scalar keys. */
@@ -469,6 +495,8 @@ int settings_from_text(const char *text, size_t size, Settings *ret, char error[
         if (!have_version || !have_end)
                 return errorf(error, -EBADMSG, "truncated: no \"%s\" line",
                               have_version ? "end" : "version=1");
+        if (settings_normalize_endpoints(&s, error) < 0)
+                return -EBADMSG;
 
         *ret = s;
         settings_init(&s);

@@ -49,6 +49,8 @@ void settings_init_block_all(Settings *s);
 
 int tunnel_name_validate(const char *name, char error[static ERROR_MAX]);
 bool tunnel_name_is_pattern(const char *name);
+/* "wg0" matches wg0 only; "tun*" matches every name starting with "tun". */
+bool tunnel_name_matches(const char *pattern, const char *ifname);
 int settings_add_tunnel(Settings *s, const char *name, char error[static ERROR_MAX]);
 int settings_remove_tunnel(Settings *s, const char *name);
 
@@ -63,8 +65,9 @@ const char *endpoint_address(const Endpoint *e, char *buf, size_t size);
 /* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT. */
 int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERROR_MAX]);
 int settings_remove_endpoint(Settings *s, const Endpoint *e);
-/* Sorts and collapses duplicates after a bulk load. */
-void settings_normalize_endpoints(Settings *s);
+/* Bulk loading: append in any order, then sort, collapse duplicates and check the limit. */
+int settings_append_endpoint(Settings *s, const Endpoint *e);
+int settings_normalize_endpoints(Settings *s, char error[static ERROR_MAX]);
 
 /* The saved form: "version=1", one Key=value per line, "end". Pure; see docs/state-file.md. */
 int settings_to_text(const Settings *s, char **ret);

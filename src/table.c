@@ -85,3 +85,14 @@ int table_remove(Nft *nft, char error[static ERROR_MAX]) {
                 return r;
         return nft_commit(nft, &b, error);
 }
+
+int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]) {
+        _cleanup_(batch_done) Batch b;
+        int r;
+
+        batch_init(&b, nft_next_seq(nft));
+        r = ruleset_build_endpoint_change(&b, e, add);
+        if (r < 0)
+                return r;
+        return nft_commit(nft, &b, error);
+}

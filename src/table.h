@@ -18,5 +18,8 @@ const char *protection_to_string(Protection p);
 int table_install(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_lan, bool unowned,
                   Protection *ret_protection, char error[static ERROR_MAX]);
 
+/* Adds or deletes one endpoint element in the table in force. */
+int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]);
+
 /* Deletes our table; 0 if there was none. */
 int table_remove(Nft *nft, char error[static ERROR_MAX]);

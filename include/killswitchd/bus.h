@@ -13,3 +13,6 @@
 
 /* The polkit action that lets a caller other than root change anything. */
 #define KS_POLKIT_ACTION "org.killswitchd.manage"
+
+/* Added to the contract: the settings could not be saved; kernel and state were left as before. */
+#define KS_ERROR_STATE "org.killswitchd.Error.State"

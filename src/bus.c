@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The D-Bus face of the manager: translates the contract (docs/dbus-api.md) into manager verbs.
+ * No policy lives here beyond parsing, authorization and error names. */
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "bus.h"
+#include "killswitchd/bus.h"
+#include "log.h"
+
+/* ---- errors: one table from failure to the contract's names ---- */
+
+static const char *const failure_names[] = {
+        [FAILURE_INVALID] = SD_BUS_ERROR_INVALID_ARGS,
+        [FAILURE_LIMIT] = KS_ERROR_LIMIT_EXCEEDED,
+        [FAILURE_NOT_FOUND] = KS_ERROR_NOT_FOUND,
+        [FAILURE_KERNEL] = KS_ERROR_KERNEL,
+        [FAILURE_STATE] = KS_ERROR_STATE,
+};
+
+static int reply_failure(sd_bus_error *error, const Failure *f) {
+        return sd_bus_error_set(error, failure_names[f->kind], f->message);
+}
+
+static int invalid(sd_bus_error *error, const char *message) {
+        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, message);
+}
+
+/* Validation helpers return -E2BIG for limits, anything else is malformed input. */
+static int reply_validation(sd_bus_error *error, int r, const char *message) {
+        if (r == -ENOMEM)
+                return r;
+        return sd_bus_error_set(
+                error, r == -E2BIG ? KS_ERROR_LIMIT_EXCEEDED : SD_BUS_ERROR_INVALID_ARGS, message);
+}
+
+/* ---- authorization: uid 0, or polkit's org.killswitchd.manage ---- */
+
+static int check_polkit(sd_bus_message *msg, bool *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int authorized = 0, challenge = 0, r;
+        /* Interactive authentication would block the whole daemon while a password is typed:
+         * callers must be authorized by polkit rules or an earlier "keep" grant. */
+        uint32_t flags = 0;
+
+        r = sd_bus_call_method(sd_bus_message_get_bus(msg), "org.freedesktop.PolicyKit1",
+                               "/org/freedesktop/PolicyKit1/Authority",
+                               "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization", &e,
+                               &reply, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
+                               sd_bus_message_get_sender(msg), KS_POLKIT_ACTION, 0, flags, "");
+        if (r < 0) {
+                /* No polkit on the bus: only root may change anything. */
+                log_debug("polkit unavailable: %s", e.message ?: strerror(-r));
+                *ret = false;
+                return 0;
+        }
+        r = sd_bus_message_read(reply, "(bb", &authorized, &challenge);
+        if (r < 0)
+                return r;
+        *ret = authorized;
+        return 0;
+}
+
+static int check_authorized(sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        bool ok = false;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Cannot determine the caller's identity");
+        if (uid == 0)
+                return 0;
+        r = check_polkit(msg, &ok);
+        if (r < 0)
+                return r;
+        if (!ok)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Changing the kill switch needs root or the polkit "
+                                         "action %s",
+                                         KS_POLKIT_ACTION);
+        return 0;
+}
+
+/* ---- reading settings from a message ---- */
+
+static int read_tunnels(sd_bus_message *msg, Settings *s, sd_bus_error *error) {
+        char error_text[ERROR_MAX];
+        const char *name;
+        int r;
+
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                free(s->tunnels[i]);
+        free(s->tunnels);
+        s->tunnels = NULL;
+        s->n_tunnels = 0;
+
+        r = sd_bus_message_enter_container(msg, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "s", &name)) > 0) {
+                r = settings_add_tunnel(s, name, error_text);
+                if (r < 0)
+                        return reply_validation(error, r, error_text);
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+static int read_endpoints(sd_bus_message *msg, Settings *s, sd_bus_error *error) {
+        char error_text[ERROR_MAX];
+        const char *addr, *proto;
+        uint16_t port;
+        Endpoint e;
+        int r;
+
+        s->n_endpoints = 0;
+        r = sd_bus_message_enter_container(msg, 'a', "(sqs)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "(sqs)", &addr, &port, &proto)) > 0) {
+                r = endpoint_parse(addr, port, proto, &e, error_text);
+                if (r < 0)
+                        return reply_validation(error, r, error_text);
+                r = settings_append_endpoint(s, &e);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = settings_normalize_endpoints(s, error_text);
+        if (r < 0)
+                return reply_validation(error, r, error_text);
+        return sd_bus_message_exit_container(msg);
+}
+
+typedef enum Key {
+        KEY_ENABLED,
+        KEY_PERSISTENT,
+        KEY_TUNNELS,
+        KEY_ENDPOINTS,
+        KEY_ENDPOINT_MARK,
+        KEY_ALLOW_LAN,
+        KEY_ALLOW_DHCP,
+        _KEY_MAX,
+} Key;
+
+static const struct {
+        const char *name;
+        const char *signature;
+} keys[_KEY_MAX] = {
+        [KEY_ENABLED] = {"Enabled", "b"},
+        [KEY_PERSISTENT] = {"Persistent", "b"},
+        [KEY_TUNNELS] = {"Tunnels", "as"},
+        [KEY_ENDPOINTS] = {"Endpoints", "a(sqs)"},
+        [KEY_ENDPOINT_MARK] = {"EndpointMark", "u"},
+        [KEY_ALLOW_LAN] = {"AllowLan", "b"},
+        [KEY_ALLOW_DHCP] = {"AllowDhcp", "b"},
+};
+
+static int read_bool(sd_bus_message *msg, bool *ret) {
+        int b, r;
+
+        r = sd_bus_message_read(msg, "b", &b);
+        if (r < 0)
+                return r;
+        *ret = b;
+        return 0;
+}
+
+static int read_value(sd_bus_message *msg, Key k, Settings *s, sd_bus_error *error) {
+        switch (k) {
+        case KEY_ENABLED: return read_bool(msg, &s->enabled);
+        case KEY_PERSISTENT: return read_bool(msg, &s->persistent);
+        case KEY_ALLOW_LAN: return read_bool(msg, &s->allow_lan);
+        case KEY_ALLOW_DHCP: return read_bool(msg, &s->allow_dhcp);
+        case KEY_ENDPOINT_MARK: return sd_bus_message_read(msg, "u", &s->endpoint_mark);
+        case KEY_TUNNELS: return read_tunnels(msg, s, error);
+        case KEY_ENDPOINTS: return read_endpoints(msg, s, error);
+        default: return -EINVAL;
+        }
+}
+
+/* Apply's a{sv} onto a copy of the settings: all keys or none. */
+static int read_settings_dict(sd_bus_message *msg, Settings *s, sd_bus_error *error) {
+        unsigned seen = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *name, *contents;
+                char type;
+                Key k;
+
+                r = sd_bus_message_read(msg, "s", &name);
+                if (r < 0)
+                        return r;
+                for (k = 0; k < _KEY_MAX; k++)
+                        if (strcmp(keys[k].name, name) == 0)
+                                break;
+                if (k == _KEY_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unknown setting \"%.64s\"", name);
+                if (seen & (1u << k))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "%s: given twice", name);
+                seen |= 1u << k;
+
+                r = sd_bus_message_peek_type(msg, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (strcmp(contents, keys[k].signature) != 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "%s: expected type %s, got %.32s", name,
+                                                 keys[k].signature, contents);
+                r = sd_bus_message_enter_container(msg, 'v', contents);
+                if (r < 0)
+                        return r;
+                r = read_value(msg, k, s, error);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+/* ---- methods ---- */
+
+/* Hand a changed copy of the settings to the manager; the caller has authorized. */
+static int change_settings(Manager *m, Settings *s, sd_bus_error *error) {
+        Failure f = {};
+        int r;
+
+        r = manager_set_settings(m, s, &f);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reply_failure(error, &f);
+        return 0;
+}
+
+static int method_set_enabled(sd_bus_message *msg, Manager *m, bool enabled, sd_bus_error *error) {
+        _cleanup_(settings_done) Settings s = {};
+        int r;
+
+        r = check_authorized(msg, error);
+        if (r < 0)
+                return r;
+        r = settings_copy(&m->settings, &s);
+        if (r < 0)
+                return r;
+        s.enabled = enabled;
+        r = change_settings(m, &s, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_set_enabled(msg, userdata, true, error);
+}
+
+static int method_disable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_set_enabled(msg, userdata, false, error);
+}
+
+static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(settings_done) Settings s = {};
+        Manager *m = userdata;
+        int r;
+
+        r = check_authorized(msg, error);
+        if (r < 0)
+                return r;
+        r = settings_copy(&m->settings, &s);
+        if (r < 0)
+                return r;
+        r = read_settings_dict(msg, &s, error);
+        if (r < 0)
+                return r;
+        r = change_settings(m, &s, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int append_tunnels(sd_bus_message *reply, const Settings *s) {
+        int r = sd_bus_message_open_container(reply, 'a', "s");
+
+        for (size_t i = 0; r >= 0 && i < s->n_tunnels; i++)
+                r = sd_bus_message_append(reply, "s", s->tunnels[i]);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int append_endpoints(sd_bus_message *reply, const Settings *s) {
+        int r = sd_bus_message_open_container(reply, 'a', "(sqs)");
+
+        for (size_t i = 0; r >= 0 && i < s->n_endpoints; i++) {
+                const Endpoint *e = &s->endpoints[i];
+                char a[INET6_ADDRSTRLEN];
+
+                endpoint_address(e, a, sizeof(a));
+                r = sd_bus_message_append(reply, "(sqs)", a, e->port, endpoint_protocol_name(e));
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        const Settings *s = &m->settings;
+        int r;
+
+        (void)error;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}", "Enabled", "b", s->enabled,
+                                          "Persistent", "b", s->persistent, "EndpointMark", "u",
+                                          s->endpoint_mark, "AllowLan", "b", s->allow_lan,
+                                          "AllowDhcp", "b", s->allow_dhcp);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "Tunnels");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "as");
+        if (r >= 0)
+                r = append_tunnels(reply, s);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", "Endpoints");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "a(sqs)");
+        if (r >= 0)
+                r = append_endpoints(reply, s);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int read_endpoint_args(sd_bus_message *msg, Endpoint *ret, sd_bus_error *error) {
+        char error_text[ERROR_MAX];
+        const char *addr, *proto;
+        uint16_t port;
+        int r;
+
+        r = sd_bus_message_read(msg, "sqs", &addr, &port, &proto);
+        if (r < 0)
+                return r;
+        r = endpoint_parse(addr, port, proto, ret, error_text);
+        if (r < 0)
+                return invalid(error, error_text);
+        return 0;
+}
+
+static int method_change_endpoint(sd_bus_message *msg, Manager *m, bool add, sd_bus_error *error) {
+        Failure f = {};
+        Endpoint e;
+        int r;
+
+        r = check_authorized(msg, error);
+        if (r < 0)
+                return r;
+        r = read_endpoint_args(msg, &e, error);
+        if (r < 0)
+                return r;
+        r = add ? manager_add_endpoint(m, &e, &f) : manager_remove_endpoint(m, &e, &f);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return reply_failure(error, &f);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_add_endpoint(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_endpoint(msg, userdata, true, error);
+}
+
+static int method_remove_endpoint(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_endpoint(msg, userdata, false, error);
+}
+
+static int method_change_tunnel(sd_bus_message *msg, Manager *m, bool add, sd_bus_error *error) {
+        _cleanup_(settings_done) Settings s = {};
+        char error_text[ERROR_MAX];
+        const char *name;
+        int r;
+
+        r = check_authorized(msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        r = tunnel_name_validate(name, error_text);
+        if (r < 0)
+                return invalid(error, error_text);
+        r = settings_copy(&m->settings, &s);
+        if (r < 0)
+                return r;
+        if (add) {
+                r = settings_add_tunnel(&s, name, error_text);
+                if (r < 0)
+                        return reply_validation(error, r, error_text);
+        } else if (settings_remove_tunnel(&s, name) < 0)
+                return sd_bus_error_setf(error, KS_ERROR_NOT_FOUND,
+                                         "Tunnels: \"%s\" is not in the list", name);
+        r = change_settings(m, &s, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_add_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_tunnel(msg, userdata, true, error);
+}
+
+static int method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_tunnel(msg, userdata, false, error);
+}
+
+/* ---- properties ---- */
+
+/* The boolean settings by property name: getters and setters share one lookup. */
+static bool *settings_bool(Settings *s, const char *property) {
+        if (strcmp(property, "Enabled") == 0)
+                return &s->enabled;
+        if (strcmp(property, "Persistent") == 0)
+                return &s->persistent;
+        if (strcmp(property, "AllowLan") == 0)
+                return &s->allow_lan;
+        if (strcmp(property, "AllowDhcp") == 0)
+                return &s->allow_dhcp;
+        return NULL;
+}
+
+static int property_get_bool(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void)bus, (void)path, (void)interface, (void)error;
+        return sd_bus_message_append(reply, "b", *settings_bool(&m->settings, property));
+}
+
+static int property_get_endpoint_mark(sd_bus *bus, const char *path, const char *interface,
+                                      const char *property, sd_bus_message *reply, void *userdata,
+                                      sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void)bus, (void)path, (void)interface, (void)property, (void)error;
+        return sd_bus_message_append(reply, "u", m->settings.endpoint_mark);
+}
+
+/* Writable booleans: the same path as Apply with one key. */
+static int property_set_bool(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *value, void *userdata,
+                             sd_bus_error *error) {
+        _cleanup_(settings_done) Settings s = {};
+        Manager *m = userdata;
+        int b, r;
+
+        (void)path, (void)interface;
+        r = check_authorized(sd_bus_get_current_message(bus), error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(value, "b", &b);
+        if (r < 0)
+                return r;
+        r = settings_copy(&m->settings, &s);
+        if (r < 0)
+                return r;
+        *settings_bool(&s, property) = b;
+        return change_settings(m, &s, error);
+}
+
+static int property_get_tunnels(sd_bus *bus, const char *path, const char *interface,
+                                const char *property, sd_bus_message *reply, void *userdata,
+                                sd_bus_error *error) {
+        (void)bus, (void)path, (void)interface, (void)property, (void)error;
+        return append_tunnels(reply, &((Manager *)userdata)->settings);
+}
+
+static int property_get_endpoints(sd_bus *bus, const char *path, const char *interface,
+                                  const char *property, sd_bus_message *reply, void *userdata,
+                                  sd_bus_error *error) {
+        (void)bus, (void)path, (void)interface, (void)property, (void)error;
+        return append_endpoints(reply, &((Manager *)userdata)->settings);
+}
+
+static int append_strv(sd_bus_message *reply, char **l) {
+        int r = sd_bus_message_open_container(reply, 'a', "s");
+
+        for (char **p = l; r >= 0 && p && *p; p++)
+                r = sd_bus_message_append(reply, "s", *p);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int property_get_active_tunnels(sd_bus *bus, const char *path, const char *interface,
+                                       const char *property, sd_bus_message *reply, void *userdata,
+                                       sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
+        int r;
+
+        (void)bus, (void)path, (void)interface, (void)error;
+        r = manager_active_tunnels(userdata, &l);
+        if (r < 0)
+                return r;
+        if (strcmp(property, "TunnelUp") == 0)
+                return sd_bus_message_append(reply, "b", l[0] != NULL);
+        return append_strv(reply, l);
+}
+
+static int property_get_lan_subnets(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
+        int r;
+
+        (void)bus, (void)path, (void)interface, (void)property, (void)error;
+        r = manager_lan_subnets(userdata, &l);
+        if (r < 0)
+                return r;
+        return append_strv(reply, l);
+}
+
+static int property_get_blocked(sd_bus *bus, const char *path, const char *interface,
+                                const char *property, sd_bus_message *reply, void *userdata,
+                                sd_bus_error *error) {
+        (void)bus, (void)path, (void)interface, (void)property, (void)error;
+        return sd_bus_message_append(reply, "t", manager_blocked_packets(userdata));
+}
+
+static int property_get_protection(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void)bus, (void)path, (void)interface, (void)property, (void)error;
+        return sd_bus_message_append(reply, "s", protection_to_string(m->protection));
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface,
+                                const char *property, sd_bus_message *reply, void *userdata,
+                                sd_bus_error *error) {
+        (void)bus, (void)path, (void)interface, (void)property, (void)userdata, (void)error;
+        return sd_bus_message_append(reply, "s", KILLSWITCHD_VERSION);
+}
+
+#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+/* Methods and writes check authorization themselves (root or polkit), so sd-bus lets all in. */
+#define OPEN SD_BUS_VTABLE_UNPRIVILEGED
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+
+        SD_BUS_PROPERTY("Enabled", "b", property_get_bool, 0, EMITS),
+        SD_BUS_WRITABLE_PROPERTY("Persistent", "b", property_get_bool, property_set_bool, 0,
+                                 EMITS | OPEN),
+        SD_BUS_PROPERTY("Tunnels", "as", property_get_tunnels, 0, EMITS),
+        /* Up to 65536 entries: change signals name it rather than carry megabytes. */
+        SD_BUS_PROPERTY("Endpoints", "a(sqs)", property_get_endpoints, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("EndpointMark", "u", property_get_endpoint_mark, 0, EMITS),
+        SD_BUS_WRITABLE_PROPERTY("AllowLan", "b", property_get_bool, property_set_bool, 0,
+                                 EMITS | OPEN),
+        SD_BUS_WRITABLE_PROPERTY("AllowDhcp", "b", property_get_bool, property_set_bool, 0,
+                                 EMITS | OPEN),
+        SD_BUS_PROPERTY("TunnelUp", "b", property_get_active_tunnels, 0, EMITS),
+        SD_BUS_PROPERTY("ActiveTunnels", "as", property_get_active_tunnels, 0, EMITS),
+        SD_BUS_PROPERTY("LanSubnets", "as", property_get_lan_subnets, 0, EMITS),
+        /* Read from the kernel's counter on demand; never signalled. */
+        SD_BUS_PROPERTY("BlockedPackets", "t", property_get_blocked, 0, 0),
+        SD_BUS_PROPERTY("Protection", "s", property_get_protection, 0, EMITS),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+
+        SD_BUS_METHOD_WITH_ARGS("Enable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_enable, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("Disable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_disable, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("Apply", SD_BUS_ARGS("a{sv}", settings), SD_BUS_NO_RESULT,
+                                method_apply, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("GetSettings", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", settings),
+                                method_get_settings, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("AddEndpoint", SD_BUS_ARGS("s", address, "q", port, "s", protocol),
+                                SD_BUS_NO_RESULT, method_add_endpoint, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("RemoveEndpoint",
+                                SD_BUS_ARGS("s", address, "q", port, "s", protocol),
+                                SD_BUS_NO_RESULT, method_remove_endpoint, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("AddTunnel", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_add_tunnel, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("RemoveTunnel", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_remove_tunnel, OPEN),
+
+        SD_BUS_SIGNAL_WITH_ARGS("TunnelChanged", SD_BUS_ARGS("s", name, "b", up), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("NetworkChanged", SD_BUS_ARGS("s", interface), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Tampered", SD_BUS_ARGS("s", what), 0),
+
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- change signals, sent from the loop after the method reply ---- */
+
+typedef enum Property {
+        PROP_ENABLED,
+        PROP_PERSISTENT,
+        PROP_TUNNELS,
+        PROP_ENDPOINTS,
+        PROP_ENDPOINT_MARK,
+        PROP_ALLOW_LAN,
+        PROP_ALLOW_DHCP,
+        PROP_TUNNEL_UP,
+        PROP_ACTIVE_TUNNELS,
+        PROP_LAN_SUBNETS,
+        PROP_PROTECTION,
+        _PROP_MAX,
+} Property;
+
+static const char *const property_names[_PROP_MAX] = {
+        [PROP_ENABLED] = "Enabled",
+        [PROP_PERSISTENT] = "Persistent",
+        [PROP_TUNNELS] = "Tunnels",
+        [PROP_ENDPOINTS] = "Endpoints",
+        [PROP_ENDPOINT_MARK] = "EndpointMark",
+        [PROP_ALLOW_LAN] = "AllowLan",
+        [PROP_ALLOW_DHCP] = "AllowDhcp",
+        [PROP_TUNNEL_UP] = "TunnelUp",
+        [PROP_ACTIVE_TUNNELS] = "ActiveTunnels",
+        [PROP_LAN_SUBNETS] = "LanSubnets",
+        [PROP_PROTECTION] = "Protection",
+};
+
+static unsigned pending_changes;
+static sd_event_source *emit_source;
+
+static int on_emit(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        const char *names[_PROP_MAX + 1];
+        size_t n = 0;
+
+        (void)s;
+        for (Property p = 0; p < _PROP_MAX; p++)
+                if (pending_changes & (1u << p))
+                        names[n++] = property_names[p];
+        names[n] = NULL;
+        pending_changes = 0;
+        if (n > 0)
+                (void)sd_bus_emit_properties_changed_strv(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE,
+                                                          (char **)names);
+        return 0;
+}
+
+static void queue_changes(Manager *m, unsigned mask) {
+        if (!m->bus || mask == 0)
+                return;
+        pending_changes |= mask;
+        (void)sd_event_source_set_enabled(emit_source, SD_EVENT_ONESHOT);
+}
+
+static bool strv_equal(char **a, size_t na, char **b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (strcmp(a[i], b[i]) != 0)
+                        return false;
+        return true;
+}
+
+void bus_emit_settings_changed(Manager *m, const Settings *old, Protection old_protection) {
+        const Settings *s = &m->settings;
+        unsigned mask = 0;
+
+#define CHANGED(p, cond)                                                                           \
+        if (cond)                                                                                  \
+        mask |= 1u << (p)
+        CHANGED(PROP_ENABLED, old->enabled != s->enabled);
+        CHANGED(PROP_PERSISTENT, old->persistent != s->persistent);
+        CHANGED(PROP_ENDPOINT_MARK, old->endpoint_mark != s->endpoint_mark);
+        CHANGED(PROP_ALLOW_LAN, old->allow_lan != s->allow_lan);
+        CHANGED(PROP_LAN_SUBNETS, old->allow_lan != s->allow_lan);
+        CHANGED(PROP_ALLOW_DHCP, old->allow_dhcp != s->allow_dhcp);
+        CHANGED(PROP_PROTECTION, old_protection != m->protection);
+        if (!strv_equal(old->tunnels, old->n_tunnels, s->tunnels, s->n_tunnels))
+                mask |= 1u << PROP_TUNNELS | 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS;
+        if (old->n_endpoints != s->n_endpoints ||
+            (s->n_endpoints > 0 &&
+             memcmp(old->endpoints, s->endpoints, s->n_endpoints * sizeof(Endpoint)) != 0))
+                mask |= 1u << PROP_ENDPOINTS;
+#undef CHANGED
+        queue_changes(m, mask);
+}
+
+void bus_emit_endpoints_changed(Manager *m) {
+        queue_changes(m, 1u << PROP_ENDPOINTS);
+}
+
+int bus_setup(Manager *m) {
+        int r;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, KS_BUS_PATH, KS_BUS_INTERFACE, manager_vtable,
+                                     m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the object: %m");
+        r = sd_event_add_defer(m->event, &emit_source, on_emit, m);
+        if (r < 0)
+                return r;
+        (void)sd_event_source_set_enabled(emit_source, SD_EVENT_OFF);
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        r = sd_bus_request_name(m->bus, KS_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to take the bus name %s: %m", KS_BUS_NAME);
+        return 0;
+}
