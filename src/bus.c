@@ -724,6 +724,29 @@ void bus_emit_endpoints_changed(Manager *m) {
         queue_changes(m, 1u << PROP_ENDPOINTS);
 }
 
+void bus_emit_tunnel_changed(Manager *m, const char *name, bool up) {
+        if (m->bus)
+                (void)sd_bus_emit_signal(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "TunnelChanged",
+                                         "sb", name, up);
+}
+
+void bus_emit_network_changed(Manager *m, const char *interface) {
+        if (m->bus)
+                (void)sd_bus_emit_signal(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "NetworkChanged",
+                                         "s", interface);
+}
+
+void bus_emit_tampered(Manager *m, const char *what) {
+        if (m->bus)
+                (void)sd_bus_emit_signal(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "Tampered", "s",
+                                         what);
+}
+
+void bus_emit_network_state_changed(Manager *m, bool tunnels, bool lan) {
+        queue_changes(m, (tunnels ? 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS : 0) |
+                                 (lan ? 1u << PROP_LAN_SUBNETS : 0));
+}
+
 int bus_setup(Manager *m) {
         int r;
 

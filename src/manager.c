@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <net/if.h>
-#include <netlink/route/link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +46,10 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         sd_bus_flush_close_unref(m->bus);
+        monitor_free(m->monitor);
+        netwatch_free(m->netwatch);
+        free(m->tunnel_links);
+        free(m->lan);
         /* Closing the socket orphans an owned table; the kernel keeps it (persist). */
         nft_free(m->nft);
         sd_event_unref(m->event);
@@ -63,9 +66,10 @@ static int manager_commit(Manager *m, const Settings *s, Protection *ret,
                 *ret = PROTECTION_NONE;
                 return table_remove(m->nft, error);
         }
-        return table_install(m->nft, s, lan_prefixes_private, lan_prefixes_private_count,
-                             m->unowned, ret, error);
+        return table_install(m->nft, s, m->lan, m->n_lan, m->unowned, ret, error);
 }
+
+static void manager_update_network(Manager *m, bool emit);
 
 /* Everything but Persistent shapes the table. */
 static bool settings_equal_in_kernel(const Settings *a, const Settings *b) {
@@ -139,6 +143,8 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
         manager_log_state(m);
         bus_emit_settings_changed(m, &old, old_protection);
         settings_done(&old);
+        /* Other tunnel patterns change what counts as a tunnel, and so as LAN. */
+        manager_update_network(m, true);
         return 0;
 }
 
@@ -211,65 +217,180 @@ static int strv_push(char ***l, size_t *n, const char *s) {
         return 0;
 }
 
-int manager_active_tunnels(Manager *m, char ***ret) {
-        struct nl_sock *sk;
-        struct nl_cache *cache = NULL;
-        char **l = NULL;
-        size_t n = 0;
-        int r = 0;
+static char **strv_new(void) {
+        return calloc(1, sizeof(char *));
+}
 
-        l = calloc(1, sizeof(char *));
+int manager_active_tunnels(Manager *m, char ***ret) {
+        char **l = strv_new();
+        size_t n = 0;
+
         if (!l)
                 return -ENOMEM;
-        sk = nl_socket_alloc();
-        if (!sk) {
-                free(l);
-                return -ENOMEM;
-        }
-        if (nl_connect(sk, NETLINK_ROUTE) < 0 || rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache) < 0)
-                r = -EIO;
-        for (struct nl_object *o = cache ? nl_cache_get_first(cache) : NULL; o && r >= 0;
-             o = nl_cache_get_next(o)) {
-                struct rtnl_link *link = (struct rtnl_link *)o;
-                const char *name = rtnl_link_get_name(link);
-
-                if (!name || !(rtnl_link_get_flags(link) & IFF_UP))
-                        continue;
-                for (size_t i = 0; i < m->settings.n_tunnels; i++)
-                        if (tunnel_name_matches(m->settings.tunnels[i], name)) {
-                                r = strv_push(&l, &n, name);
-                                break;
-                        }
-        }
-        nl_cache_free(cache);
-        nl_socket_free(sk);
-        if (r < 0) {
-                strv_free(l);
-                return r;
-        }
+        for (size_t i = 0; i < m->n_tunnel_links; i++)
+                if (m->tunnel_links[i].up && strv_push(&l, &n, m->tunnel_links[i].name) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
         *ret = l;
         return 0;
 }
 
+bool manager_tunnel_up(Manager *m) {
+        for (size_t i = 0; i < m->n_tunnel_links; i++)
+                if (m->tunnel_links[i].up)
+                        return true;
+        return false;
+}
+
 int manager_lan_subnets(Manager *m, char ***ret) {
-        char **l = calloc(1, sizeof(char *));
+        char **l = strv_new();
         size_t n = 0;
 
         if (!l)
                 return -ENOMEM;
-        for (size_t i = 0; m->settings.allow_lan && i < lan_prefixes_private_count; i++) {
-                const LanPrefix *p = &lan_prefixes_private[i];
-                char a[INET6_ADDRSTRLEN], cidr[INET6_ADDRSTRLEN + 4];
+        for (size_t i = 0; m->settings.allow_lan && i < m->n_lan; i++) {
+                char cidr[INET6_ADDRSTRLEN + 4];
 
-                inet_ntop(p->family, &p->addr, a, sizeof(a));
-                snprintf(cidr, sizeof(cidr), "%s/%u", a, p->prefixlen);
-                if (strv_push(&l, &n, cidr) < 0) {
+                if (lan_prefix_format(&m->lan[i], cidr, sizeof(cidr)) < 0 ||
+                    strv_push(&l, &n, cidr) < 0) {
                         strv_free(l);
                         return -ENOMEM;
                 }
         }
         *ret = l;
         return 0;
+}
+
+static const LinkInfo *link_find(const LinkInfo *v, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i].name, name) == 0)
+                        return &v[i];
+        return NULL;
+}
+
+/* TunnelChanged for every matching interface that appeared, went, or went up or down. */
+static bool manager_update_tunnels(Manager *m, bool emit) {
+        LinkInfo *links;
+        size_t n;
+        bool changed = false;
+
+        if (netwatch_tunnels(m->netwatch, m->settings.tunnels, m->settings.n_tunnels, &links, &n) <
+            0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                const LinkInfo *old = link_find(m->tunnel_links, m->n_tunnel_links, links[i].name);
+
+                if (old && old->up == links[i].up)
+                        continue;
+                changed = true;
+                log_info("Tunnel %s %s.", links[i].name,
+                         links[i].up ? "is up"
+                         : old       ? "went down"
+                                     : "appeared, down");
+                if (emit)
+                        bus_emit_tunnel_changed(m, links[i].name, links[i].up);
+        }
+        for (size_t i = 0; i < m->n_tunnel_links; i++) {
+                if (link_find(links, n, m->tunnel_links[i].name))
+                        continue;
+                changed = true;
+                log_info("Tunnel %s is gone.", m->tunnel_links[i].name);
+                if (emit)
+                        bus_emit_tunnel_changed(m, m->tunnel_links[i].name, false);
+        }
+        free(m->tunnel_links);
+        m->tunnel_links = links;
+        m->n_tunnel_links = n;
+        return changed;
+}
+
+static bool lan_equal(const LanPrefix *a, size_t na, const LanPrefix *b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (lan_prefix_compare(&a[i], &b[i]) != 0)
+                        return false;
+        return true;
+}
+
+/* Connected subnets changed: swap the LAN set elements in one transaction ('apply' is false
+ * before the table is first installed). */
+static bool manager_update_lan(Manager *m, bool apply) {
+        char error[ERROR_MAX];
+        LanPrefix *lan;
+        size_t n;
+        int r;
+
+        if (netwatch_lan_prefixes(m->netwatch, m->settings.tunnels, m->settings.n_tunnels, &lan,
+                                  &n) < 0)
+                return false;
+        if (lan_equal(lan, n, m->lan, m->n_lan)) {
+                free(lan);
+                return false;
+        }
+        free(m->lan);
+        m->lan = lan;
+        m->n_lan = n;
+        if (!apply || !m->settings.enabled || !m->settings.allow_lan)
+                return true;
+
+        log_info("Connected subnets changed: %zu LAN prefix(es).", n);
+        r = table_update_lan(m->nft, m->lan, m->n_lan, error);
+        if (r < 0) {
+                log_warning("LAN update refused (%s): rebuilding the table.", error);
+                r = manager_commit(m, &m->settings, &m->protection, error);
+                if (r < 0)
+                        log_error("Failed to rebuild the table: %s", error);
+        }
+        return true;
+}
+
+static void manager_update_uplink(Manager *m, bool emit) {
+        char uplink[IFNAMSIZ];
+
+        if (netwatch_default_interface(m->netwatch, m->settings.tunnels, m->settings.n_tunnels,
+                                       uplink) < 0 ||
+            strcmp(uplink, m->uplink) == 0)
+                return;
+        log_info("Default route outside the tunnel: %s.", uplink[0] ? uplink : "none");
+        memcpy(m->uplink, uplink, sizeof(uplink));
+        if (emit)
+                bus_emit_network_changed(m, uplink);
+}
+
+/* Recomputes everything derived from the network; when 'emit', signals and updates the kernel
+ * (not yet at start, before the table is installed). */
+static void manager_update_network(Manager *m, bool emit) {
+        bool tunnels = manager_update_tunnels(m, emit);
+        bool lan = manager_update_lan(m, emit);
+
+        manager_update_uplink(m, emit);
+        if (emit)
+                bus_emit_network_state_changed(m, tunnels, lan && m->settings.allow_lan);
+}
+
+static void on_network_event(void *userdata) {
+        manager_update_network(userdata, true);
+}
+
+/* Someone else changed our table: put ours back whole, then say so. */
+static void on_tampered(const char *what, const char *culprit, void *userdata) {
+        Manager *m = userdata;
+        char error[ERROR_MAX];
+        int r;
+
+        if (!m->settings.enabled)
+                return;
+        r = manager_commit(m, &m->settings, &m->protection, error);
+        if (r < 0) {
+                log_error("Table inet killswitchd changed by %s (%s) and could not be restored: %s",
+                          culprit, what, error);
+                return;
+        }
+        m->tamper_count++;
+        log_warning("Table inet killswitchd changed by %s (%s): restored.", culprit, what);
+        bus_emit_tampered(m, what);
 }
 
 uint64_t manager_blocked_packets(Manager *m) {
@@ -309,9 +430,16 @@ int manager_start(Manager *m) {
         int r;
 
         manager_load(m);
+        r = netwatch_new(m->event, on_network_event, m, &m->netwatch);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the network: %m");
+        manager_update_network(m, false);
+        r = monitor_new(m->event, nft_portid(m->nft), on_tampered, m, &m->monitor);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch nftables changes: %m");
         if (m->settings.enabled) {
-                r = table_install(m->nft, &m->settings, lan_prefixes_private,
-                                  lan_prefixes_private_count, m->unowned, &m->protection, error);
+                r = table_install(m->nft, &m->settings, m->lan, m->n_lan, m->unowned,
+                                  &m->protection, error);
                 if (r < 0)
                         return log_error_errno(r, "Failed to install table inet killswitchd: %s",
                                                error);

@@ -4,6 +4,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "monitor.h"
+#include "netwatch.h"
 #include "settings.h"
 #include "table.h"
 
@@ -31,6 +33,17 @@ typedef struct Manager {
         Settings settings;
         Protection protection;
         bool unowned; /* never use owner+persist (--protection=monitor) */
+
+        Monitor *monitor; /* others' changes to our table */
+        unsigned tamper_count;
+
+        /* What the network looks like now, as last reported. */
+        Netwatch *netwatch;
+        LinkInfo *tunnel_links; /* interfaces matching Tunnels */
+        size_t n_tunnel_links;
+        LanPrefix *lan; /* connected subnets outside the tunnels */
+        size_t n_lan;
+        char uplink[IFNAMSIZ]; /* default route's interface outside the tunnels */
 } Manager;
 
 int manager_new(const char *state_dir, Manager **ret);
@@ -49,6 +62,7 @@ int manager_remove_endpoint(Manager *m, const Endpoint *e, Failure *f);
 
 /* Live state for the bus. The string lists are NULL-terminated; free with strv_free(). */
 int manager_active_tunnels(Manager *m, char ***ret);
+bool manager_tunnel_up(Manager *m);
 int manager_lan_subnets(Manager *m, char ***ret);
 uint64_t manager_blocked_packets(Manager *m);
 

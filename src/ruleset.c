@@ -770,6 +770,37 @@ int ruleset_build_endpoint_change(Batch *batch, const Endpoint *e, bool add) {
         return batch_end(batch);
 }
 
+int ruleset_build_lan_update(Batch *batch, const LanPrefix *lan, size_t n_lan) {
+        Builder b = {.batch = batch};
+        int r;
+
+        r = batch_begin(batch);
+        if (r < 0)
+                return r;
+        /* A DELSETELEM without elements flushes the set; new elements follow in the same
+         * transaction, so no packet ever sees the set empty. */
+        for (int set = SET_LAN4; set <= SET_LAN6; set++) {
+                struct nftnl_set *s = set_new(&b, set);
+                struct nlmsghdr *nlh;
+
+                if (!s)
+                        break;
+                nftnl_set_unset(s, NFTNL_SET_ID);
+                nlh = batch_open(batch, NFT_MSG_DELSETELEM, NFPROTO_INET, 0);
+                if (nlh) {
+                        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+                        batch_close(batch, nlh);
+                } else
+                        builder_fail(&b, -ENOMEM);
+                nftnl_set_free(s);
+        }
+        emit_lan_elems(&b, AF_INET, lan, n_lan);
+        emit_lan_elems(&b, AF_INET6, lan, n_lan);
+        if (b.r < 0)
+                return b.r;
+        return batch_end(batch);
+}
+
 int ruleset_build_delete(Batch *batch) {
         Builder b = {.batch = batch};
         int r;

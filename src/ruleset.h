@@ -44,5 +44,8 @@ int ruleset_build(Batch *b, const Settings *s, const LanPrefix *lan, size_t n_la
 /* BEGIN, add or delete one endpoint element, END: cost independent of the set's size. */
 int ruleset_build_endpoint_change(Batch *b, const Endpoint *e, bool add);
 
+/* BEGIN, replace the elements of the LAN sets, END: for AllowLan as networks come and go. */
+int ruleset_build_lan_update(Batch *b, const LanPrefix *lan, size_t n_lan);
+
 /* BEGIN, delete our table, END. */
 int ruleset_build_delete(Batch *b);

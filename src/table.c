@@ -96,3 +96,14 @@ int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[stat
                 return r;
         return nft_commit(nft, &b, error);
 }
+
+int table_update_lan(Nft *nft, const LanPrefix *lan, size_t n_lan, char error[static ERROR_MAX]) {
+        _cleanup_(batch_done) Batch b;
+        int r;
+
+        batch_init(&b, nft_next_seq(nft));
+        r = ruleset_build_lan_update(&b, lan, n_lan);
+        if (r < 0)
+                return r;
+        return nft_commit(nft, &b, error);
+}

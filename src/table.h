@@ -21,5 +21,8 @@ int table_install(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_la
 /* Adds or deletes one endpoint element in the table in force. */
 int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]);
 
+/* Replaces the LAN prefixes in the table in force. */
+int table_update_lan(Nft *nft, const LanPrefix *lan, size_t n_lan, char error[static ERROR_MAX]);
+
 /* Deletes our table; 0 if there was none. */
 int table_remove(Nft *nft, char error[static ERROR_MAX]);

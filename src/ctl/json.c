@@ -51,18 +51,28 @@ static int json_from_array(sd_bus_message *m, const char *contents, json_object 
         _cleanup_(json_object_putp) json_object *o = NULL;
         /* A dict with string keys reads naturally as a JSON object. */
         bool dict = contents[0] == '{' && strchr("sog", contents[1]);
+        _cleanup_(freep) char *entry = NULL;
         int r;
 
         o = dict ? json_object_new_object() : json_object_new_array();
         if (!o)
                 return -ENOMEM;
 
+        if (dict) {
+                /* "{sv}" is entered as a dict entry of "sv". */
+                size_t n = strlen(contents) - 2;
+
+                entry = strndup(contents + 1, n);
+                if (!entry)
+                        return -ENOMEM;
+        }
+
         for (;;) {
                 _cleanup_(json_object_putp) json_object *v = NULL;
                 const char *key;
 
                 if (dict) {
-                        r = sd_bus_message_enter_container(m, 'e', contents + 1);
+                        r = sd_bus_message_enter_container(m, 'e', entry);
                         if (r < 0)
                                 return r;
                         if (r == 0)

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* killswitchctl: a thin client over killswitchd's D-Bus API (docs/dbus-api.md).
+ * Every verb is a method call or a property access; the daemon validates. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "killswitchd/bus.h"
+
+#ifndef KILLSWITCHD_VERSION
+#define KILLSWITCHD_VERSION "unknown"
+#endif
+
+enum {
+        VERB_JSON = 1 << 0, /* accepts --json */
+};
+
+typedef struct Verb {
+        const char *name;
+        int min_args, max_args;
+        unsigned flags;
+        CtlVerbFunc run;
+        const char *usage; /* after "killswitchctl " */
+        const char *summary;
+        const char *help; /* the rest of "killswitchctl VERB --help" */
+} Verb;
+
+static int verb_help(Ctl *c, int argc, char **argv);
+
+static const char exit_status_help[] =
+        "Exit status:\n"
+        "  0  success\n"
+        "  1  other failure\n"
+        "  2  usage error, or input the D-Bus API cannot carry (a port above 65535)\n"
+        "  3  the daemon is not reachable: no bus, or nobody owns " KS_BUS_NAME "\n"
+        "  4  access denied (org.freedesktop.DBus.Error.AccessDenied)\n"
+        "  5  invalid arguments (org.freedesktop.DBus.Error.InvalidArgs)\n"
+        "  6  not found (org.killswitchd.Error.NotFound)\n"
+        "  7  limit exceeded (org.killswitchd.Error.LimitExceeded)\n"
+        "  8  the kernel refused the change; nothing changed (org.killswitchd.Error.Kernel)\n";
+
+static const Verb verbs[] = {
+        {"status", 0, 0, VERB_JSON, verb_status, "status [--json]",
+         "Show the kill switch (the default command)",
+         "Show whether the kill switch is enabled and how it is protected, the tunnels\n"
+         "(and which have an interface up), the endpoints, LAN and DHCP access, whether it\n"
+         "persists across reboots, and how many packets it has blocked.\n\n"
+         "  --json   print one JSON object with every property of the daemon\n"},
+        {"enable", 0, 0, 0, verb_enable, "enable", "Turn the kill switch on",
+         "Install the kill switch: from now on traffic may leave only through the tunnels,\n"
+         "to the endpoints, and as the LAN and DHCP switches allow. Idempotent.\n"},
+        {"disable", 0, 0, 0, verb_disable, "disable", "Turn the kill switch off",
+         "Remove the kill switch; the settings are kept. Idempotent.\n"},
+        {"endpoint", 3, 4, 0, verb_endpoint, "endpoint add|remove ADDRESS PORT [udp|tcp]",
+         "Allow a VPN server outside the tunnel, or stop",
+         "Add or remove an endpoint: a VPN server that may be reached outside the tunnel.\n"
+         "ADDRESS is an IPv4 or IPv6 literal (no brackets, no host names), PORT 1..65535,\n"
+         "the protocol udp (the default) or tcp. Removing an absent endpoint fails (6).\n\n"
+         "  killswitchctl endpoint add 198.51.100.7 51820\n"
+         "  killswitchctl endpoint add 2001:db8::1 443 tcp\n"},
+        {"tunnel", 2, 2, 0, verb_tunnel, "tunnel add|remove NAME",
+         "Allow all traffic through an interface, or stop",
+         "Add or remove a tunnel: an interface through which all traffic may flow. A name\n"
+         "ending in * matches every interface starting with the rest (tun*). At most 32.\n"
+         "Removing an absent tunnel fails (6).\n\n"
+         "  killswitchctl tunnel add wg0\n"
+         "  killswitchctl tunnel add 'tun*'\n"},
+        {"lan", 1, 1, 0, verb_switch, "lan on|off", "Allow the local network (AllowLan)",
+         "Allow or block the directly connected subnets and link-local multicast. DNS to\n"
+         "them stays blocked. Sets the AllowLan property.\n"},
+        {"dhcp", 1, 1, 0, verb_switch, "dhcp on|off",
+         "Allow DHCP and neighbour discovery (AllowDhcp)",
+         "Allow or block DHCPv4, DHCPv6 and the ICMPv6 neighbour and router discovery a\n"
+         "host needs to get an address while blocked. Sets the AllowDhcp property.\n"},
+        {"persist", 1, 1, 0, verb_switch, "persist on|off",
+         "Keep the kill switch on from boot (Persistent)",
+         "With the kill switch enabled, install it at every boot before the network comes\n"
+         "up. Sets the Persistent property.\n"},
+        {"apply", 0, 1, 0, verb_apply, "apply [FILE|-]", "Change several settings at once, from JSON",
+         "Read a JSON object of settings from FILE, or standard input, and apply them in one\n"
+         "step: all or nothing. Keys left out keep their values. The keys:\n\n"
+         "  Enabled, Persistent, AllowLan, AllowDhcp   true or false\n"
+         "  Tunnels        [\"wg0\", \"tun*\"]\n"
+         "  Endpoints      [{\"address\": \"198.51.100.7\", \"port\": 51820, \"protocol\": \"udp\"}]\n"
+         "                 or [[\"198.51.100.7\", 51820, \"udp\"]]; the protocol defaults to udp\n"
+         "  EndpointMark   an integer, 0..4294967295\n\n"
+         "  echo '{\"Enabled\": true, \"Tunnels\": [\"wg0\"]}' | killswitchctl apply\n"},
+        {"monitor", 0, 0, VERB_JSON, verb_monitor, "monitor [--json]",
+         "Print changes and events as they happen",
+         "Print one line for every property change and every signal of the daemon\n"
+         "(TunnelChanged, NetworkChanged, Tampered) until interrupted. A note that\n"
+         "monitoring has begun goes to standard error.\n\n"
+         "  --json   one JSON object per line\n"},
+        {"help", 0, 1, 0, verb_help, "help [COMMAND]", "Show this help, or a command's", ""},
+};
+
+static const Verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+void ctl_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs(CTL_NAME ": ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+int ctl_usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+
+        fputs(CTL_NAME ": ", stderr);
+        if (verb)
+                fprintf(stderr, "%s: ", verb);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry '" CTL_NAME "%s%s --help'.\n", verb ? " " : "", verb ? verb : "");
+        return CTL_EXIT_USAGE;
+}
+
+static void help_all(void) {
+        printf("Usage: " CTL_NAME " [OPTIONS] [COMMAND [ARGS...]]\n\n"
+               "Control killswitchd, the VPN kill switch, over D-Bus.\n\n"
+               "Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (strlen(verbs[i].usage) > 24)
+                        printf("  %s\n  %-24s  %s\n", verbs[i].usage, "", verbs[i].summary);
+                else
+                        printf("  %-24s  %s\n", verbs[i].usage, verbs[i].summary);
+        }
+        printf("\nOptions:\n"
+               "  --json             JSON output (status, monitor)\n"
+               "  --address=ADDRESS  Connect to this D-Bus address, not the system bus\n"
+               "  -h --help          Show this help; after a command, the command's help\n"
+               "  --version          Show the version\n\n"
+               "The system bus is $DBUS_SYSTEM_BUS_ADDRESS if set. Reading needs no privileges;\n"
+               "changing needs root, or polkit's consent for org.killswitchd.manage.\n\n"
+               "%s",
+               exit_status_help);
+}
+
+static void help_verb(const Verb *v) {
+        printf("Usage: " CTL_NAME " %s\n\n%s.\n\n%s%s%s", v->usage, v->summary, v->help,
+               *v->help ? "\n" : "", exit_status_help);
+}
+
+static int verb_help(Ctl *c _unused_, int argc, char **argv) {
+        const Verb *v;
+
+        if (argc < 2) {
+                help_all();
+                return CTL_EXIT_OK;
+        }
+        v = verb_find(argv[1]);
+        if (!v)
+                return ctl_usage_error(NULL, "unknown command '%s'", argv[1]);
+        help_verb(v);
+        return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_ADDRESS };
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"json", no_argument, NULL, ARG_JSON},
+                {"address", required_argument, NULL, ARG_ADDRESS},
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        Ctl ctl = {};
+        bool help = false;
+        const Verb *v;
+        char *status_argv[] = {(char *)"status", NULL};
+        int opt, r;
+
+        /* Options may come after the command too ("status --json"); a "--"
+         * ends them, for a tunnel name that starts with '-'. */
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (opt) {
+                case 'h': help = true; break;
+                case ARG_VERSION: puts(CTL_NAME " " KILLSWITCHD_VERSION); return CTL_EXIT_OK;
+                case ARG_JSON: ctl.json = true; break;
+                case ARG_ADDRESS: ctl.address = optarg; break;
+                case '?':
+                        if (optopt == ARG_ADDRESS)
+                                return ctl_usage_error(NULL, "--address needs an argument");
+                        if (optopt)
+                                return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
+                        return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+                default: return CTL_EXIT_FAILURE;
+                }
+
+        argc -= optind;
+        argv += optind;
+        if (argc == 0) {
+                if (help) {
+                        help_all();
+                        return CTL_EXIT_OK;
+                }
+                argc = 1;
+                argv = status_argv;
+        }
+
+        v = verb_find(argv[0]);
+        if (!v) {
+                if (help) {
+                        help_all();
+                        return CTL_EXIT_OK;
+                }
+                return ctl_usage_error(NULL, "unknown command '%s'", argv[0]);
+        }
+        if (help) {
+                help_verb(v);
+                return CTL_EXIT_OK;
+        }
+        if (argc - 1 < v->min_args)
+                return ctl_usage_error(v->name, "missing arguments; usage: " CTL_NAME " %s",
+                                       v->usage);
+        if (argc - 1 > v->max_args)
+                return ctl_usage_error(v->name, "too many arguments; usage: " CTL_NAME " %s",
+                                       v->usage);
+        if (ctl.json && !(v->flags & VERB_JSON))
+                return ctl_usage_error(v->name, "--json is not supported");
+
+        r = v->run(&ctl, argc, argv);
+        bus = ctl.bus;
+        return r;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* Watches the nftables multicast group on a socket of its own and reports every change that
+ * another process makes to our table: without the kernel's owner flag, this is what defends
+ * the table. */
+typedef struct Monitor Monitor;
+
+/* 'what' describes the first change seen ("rule deleted from chain output"), 'culprit' who
+ * made it ("pid 123 (nft)"), both for logs and the Tampered signal. 'what' is "events lost"
+ * when the kernel dropped notifications: the table must be assumed changed. */
+typedef void (*monitor_handler_t)(const char *what, const char *culprit, void *userdata);
+
+/* Changes made through the socket with netlink port id 'self' are ours and not reported. */
+int monitor_new(sd_event *event, uint32_t self, monitor_handler_t handler, void *userdata,
+                Monitor **ret);
+Monitor *monitor_free(Monitor *m);
+DEFINE_FREEP(Monitor, monitor_free)

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <net/if.h>
+#include <systemd/sd-event.h>
+
+#include "ruleset.h"
+
+/* Follows links, addresses and routes through libnl-route-3's cache manager on the event
+ * loop: events only, no polling. libnl's -NLE_* codes stop here; callers see -errno. */
+typedef struct Netwatch Netwatch;
+
+/* Called once per batch of kernel events, after the caches are up to date. */
+typedef void (*netwatch_handler_t)(void *userdata);
+
+typedef struct LinkInfo {
+        char name[IFNAMSIZ];
+        bool up;
+} LinkInfo;
+
+/* Connected prefixes shorter than these are ignored: "LAN" never means half the internet. */
+#define LAN_PREFIXLEN_MIN4 8
+#define LAN_PREFIXLEN_MIN6 16
+
+int netwatch_new(sd_event *event, netwatch_handler_t handler, void *userdata, Netwatch **ret);
+Netwatch *netwatch_free(Netwatch *w);
+DEFINE_FREEP(Netwatch, netwatch_free)
+
+/* The links whose names match one of the tunnel patterns. */
+int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
+                     size_t *ret_n);
+
+/* The subnets directly connected to links that are up and are neither loopback nor tunnels:
+ * from the addresses on them and from routes without a gateway. Sorted, unique. */
+int netwatch_lan_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret,
+                          size_t *ret_n);
+
+/* The interface of the best default route that does not go through a tunnel; "" if none. */
+int netwatch_default_interface(Netwatch *w, char *const *patterns, size_t n_patterns,
+                               char ret[static IFNAMSIZ]);
+
+int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b);
+int lan_prefix_format(const LanPrefix *p, char *buf, size_t size);
