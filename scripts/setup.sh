@@ -7,12 +7,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 
-# Build: compiler, CMake and the four libraries. Run: nft for inspection, ip, the tunnel,
-# a private bus, and python3/socat used by the tests to make and count packets.
+# Build: compiler, CMake, the libraries (json-c for killswitchctl), and the pkg-config files
+# that say where D-Bus and polkit files go. Run: nft for inspection, ip, the tunnel, a private
+# bus, and python3/socat used by the tests to make and count packets.
 KS_PACKAGES=(
   build-essential cmake pkg-config clang-format
-  libnftnl-dev libmnl-dev libsystemd-dev libnl-3-dev libnl-route-3-dev
-  nftables iproute2 wireguard-go wireguard-tools dbus python3 socat procps
+  libnftnl-dev libmnl-dev libsystemd-dev libnl-3-dev libnl-route-3-dev libjson-c-dev
+  libdbus-1-dev libpolkit-gobject-1-dev
+  nftables iproute2 wireguard-go wireguard-tools dbus python3 socat procps util-linux
 )
 
 ks_require_root() {
