@@ -660,9 +660,6 @@ static const char *const property_names[_PROP_MAX] = {
         [PROP_PROTECTION] = "Protection",
 };
 
-static unsigned pending_changes;
-static sd_event_source *emit_source;
-
 static int on_emit(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         const char *names[_PROP_MAX + 1];
@@ -670,11 +667,11 @@ static int on_emit(sd_event_source *s, void *userdata) {
 
         (void)s;
         for (Property p = 0; p < _PROP_MAX; p++)
-                if (pending_changes & (1u << p))
+                if (m->bus_pending & (1u << p))
                         names[n++] = property_names[p];
         names[n] = NULL;
-        pending_changes = 0;
-        if (n > 0)
+        m->bus_pending = 0;
+        if (n > 0 && m->bus)
                 (void)sd_bus_emit_properties_changed_strv(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE,
                                                           (char **)names);
         return 0;
@@ -683,8 +680,8 @@ static int on_emit(sd_event_source *s, void *userdata) {
 static void queue_changes(Manager *m, unsigned mask) {
         if (!m->bus || mask == 0)
                 return;
-        pending_changes |= mask;
-        (void)sd_event_source_set_enabled(emit_source, SD_EVENT_ONESHOT);
+        m->bus_pending |= mask;
+        (void)sd_event_source_set_enabled(m->bus_emit, SD_EVENT_ONESHOT);
 }
 
 static bool strv_equal(char **a, size_t na, char **b, size_t nb) {
@@ -747,7 +744,36 @@ void bus_emit_network_state_changed(Manager *m, bool tunnels, bool lan) {
                                  (lan ? 1u << PROP_LAN_SUBNETS : 0));
 }
 
-int bus_setup(Manager *m) {
+static int bus_connect(Manager *m);
+
+/* The bus daemon went away (restarted, upgraded): keep enforcing, and come back as soon as it
+ * accepts connections again. */
+static int on_reconnect_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void)usec;
+        m->bus = sd_bus_flush_close_unref(m->bus);
+        if (bus_connect(m) < 0) {
+                m->bus = sd_bus_flush_close_unref(m->bus);
+                (void)sd_event_source_set_time_relative(s, 1000 * 1000);
+                (void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        log_info("Reconnected to the system bus.");
+        return 0;
+}
+
+static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        (void)msg, (void)error;
+        log_warning("Lost the system bus connection; the table stays in force. Reconnecting.");
+        /* Not from inside this bus's own callback: close and reconnect from the loop. */
+        (void)sd_event_source_set_time_relative(m->bus_reconnect, 0);
+        return sd_event_source_set_enabled(m->bus_reconnect, SD_EVENT_ONESHOT);
+}
+
+static int bus_connect(Manager *m) {
         int r;
 
         r = sd_bus_open_system(&m->bus);
@@ -757,10 +783,10 @@ int bus_setup(Manager *m) {
                                      m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object: %m");
-        r = sd_event_add_defer(m->event, &emit_source, on_emit, m);
+        r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", NULL,
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_enabled(emit_source, SD_EVENT_OFF);
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
@@ -768,4 +794,19 @@ int bus_setup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to take the bus name %s: %m", KS_BUS_NAME);
         return 0;
+}
+
+int bus_setup(Manager *m) {
+        int r;
+
+        r = sd_event_add_defer(m->event, &m->bus_emit, on_emit, m);
+        if (r < 0)
+                return r;
+        (void)sd_event_source_set_enabled(m->bus_emit, SD_EVENT_OFF);
+        r = sd_event_add_time_relative(m->event, &m->bus_reconnect, CLOCK_MONOTONIC, 0, 0,
+                                       on_reconnect_timer, m);
+        if (r < 0)
+                return r;
+        (void)sd_event_source_set_enabled(m->bus_reconnect, SD_EVENT_OFF);
+        return bus_connect(m);
 }

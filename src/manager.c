@@ -45,6 +45,8 @@ int manager_new(const char *state_dir, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        sd_event_source_disable_unref(m->bus_emit);
+        sd_event_source_disable_unref(m->bus_reconnect);
         sd_bus_flush_close_unref(m->bus);
         monitor_free(m->monitor);
         netwatch_free(m->netwatch);

@@ -28,6 +28,9 @@ typedef struct Failure {
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
+        sd_event_source *bus_emit;      /* sends queued PropertiesChanged after replies */
+        unsigned bus_pending;           /* the properties queued, as bus.c numbers them */
+        sd_event_source *bus_reconnect; /* armed when the bus daemon goes away */
         Nft *nft;
         char *state_dir;
         Settings settings;

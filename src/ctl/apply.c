@@ -22,8 +22,8 @@
 static const struct {
         const char *key, *signature;
 } setting_types[] = {
-        {"Enabled", "b"},      {"Persistent", "b"},       {"Tunnels", "as"},   {"Endpoints", "a(sqs)"},
-        {"EndpointMark", "u"}, {"AllowLan", "b"},         {"AllowDhcp", "b"},
+        {"Enabled", "b"},      {"Persistent", "b"}, {"Tunnels", "as"},  {"Endpoints", "a(sqs)"},
+        {"EndpointMark", "u"}, {"AllowLan", "b"},   {"AllowDhcp", "b"},
 };
 
 /* Why the input cannot be sent; path names the offending value ("Endpoints[1].port"). */
@@ -53,7 +53,8 @@ static const char *guess_signature(json_object *v) {
         case json_type_object: return "a{sv}";
         case json_type_int:
                 /* json-c keeps integers above INT64_MAX as uint64 and clamps get_int64. */
-                return json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) > INT64_MAX
+                return json_object_get_int64(v) == INT64_MAX &&
+                                       json_object_get_uint64(v) > INT64_MAX
                                ? "t"
                                : "x";
         case json_type_array:
@@ -104,14 +105,17 @@ static int append_endpoint(sd_bus_message *m, json_object *v, const char *path) 
                                 if (strcmp(name, fields[i]) == 0)
                                         break;
                         if (i == ELEMENTSOF(fields))
-                                return bad(path, "unknown field \"%s\"; an endpoint has address, port and protocol",
+                                return bad(path,
+                                           "unknown field \"%s\"; an endpoint has address, port "
+                                           "and protocol",
                                            name);
                         field[i] = json_object_iter_peek_value(&it);
                 }
                 if (!field[0] || !field[1])
                         return bad(path, "an endpoint needs an address and a port");
         } else
-                return bad(path, "expected an endpoint, {\"address\": ..., \"port\": ..., \"protocol\": ...}");
+                return bad(path, "expected an endpoint, {\"address\": ..., \"port\": ..., "
+                                 "\"protocol\": ...}");
 
         r = sd_bus_message_open_container(m, 'r', "sqs");
         if (r < 0)
@@ -199,7 +203,8 @@ static int append_dict(sd_bus_message *m, json_object *v, const char *path) {
 
 /* One value of the single complete type signature. -EINVAL (explained) when
  * the JSON does not fit it; other -errno from sd-bus. */
-static int append_value(sd_bus_message *m, const char *signature, json_object *v, const char *path) {
+static int append_value(sd_bus_message *m, const char *signature, json_object *v,
+                        const char *path) {
         uint64_t u;
         int r;
 
@@ -257,10 +262,8 @@ static int append_value(sd_bus_message *m, const char *signature, json_object *v
                 if (r < 0)
                         return r;
                 return sd_bus_message_append(m, "t", u);
-        case 'x':
-                return sd_bus_message_append(m, "x", json_object_get_int64(v));
-        case 'd':
-                return sd_bus_message_append(m, "d", json_object_get_double(v));
+        case 'x': return sd_bus_message_append(m, "x", json_object_get_int64(v));
+        case 'd': return sd_bus_message_append(m, "d", json_object_get_double(v));
         default: return -EBADMSG; /* not a signature we produce */
         }
 }
@@ -272,7 +275,8 @@ static int read_all(FILE *f, char **ret, size_t *ret_size) {
         for (;;) {
                 size_t n;
 
-                if (size == allocated) {
+                /* Keep room for a NUL: the text is scanned as a string after parsing. */
+                if (size + 1 >= allocated) {
                         char *p;
 
                         if (allocated >= INPUT_MAX)
@@ -283,7 +287,7 @@ static int read_all(FILE *f, char **ret, size_t *ret_size) {
                                 return -ENOMEM;
                         buf = p;
                 }
-                n = fread(buf + size, 1, allocated - size, f);
+                n = fread(buf + size, 1, allocated - size - 1, f);
                 size += n;
                 if (n == 0) {
                         if (ferror(f))
@@ -291,6 +295,7 @@ static int read_all(FILE *f, char **ret, size_t *ret_size) {
                         break;
                 }
         }
+        buf[size] = '\0';
         *ret = TAKE_PTR(buf);
         *ret_size = size;
         return 0;
@@ -320,7 +325,8 @@ static int parse_json(const char *name, const char *text, size_t size, json_obje
         end = json_tokener_get_parse_end(tok);
         end += strspn(text + end, " \t\r\n");
         if (end != size) {
-                fprintf(stderr, CTL_NAME ": apply: %s: unexpected data after the JSON value at byte %zu\n",
+                fprintf(stderr,
+                        CTL_NAME ": apply: %s: unexpected data after the JSON value at byte %zu\n",
                         name, end);
                 return -EINVAL;
         }

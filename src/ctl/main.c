@@ -78,12 +78,14 @@ static const Verb verbs[] = {
          "Keep the kill switch on from boot (Persistent)",
          "With the kill switch enabled, install it at every boot before the network comes\n"
          "up. Sets the Persistent property.\n"},
-        {"apply", 0, 1, 0, verb_apply, "apply [FILE|-]", "Change several settings at once, from JSON",
+        {"apply", 0, 1, 0, verb_apply, "apply [FILE|-]",
+         "Change several settings at once, from JSON",
          "Read a JSON object of settings from FILE, or standard input, and apply them in one\n"
          "step: all or nothing. Keys left out keep their values. The keys:\n\n"
          "  Enabled, Persistent, AllowLan, AllowDhcp   true or false\n"
          "  Tunnels        [\"wg0\", \"tun*\"]\n"
-         "  Endpoints      [{\"address\": \"198.51.100.7\", \"port\": 51820, \"protocol\": \"udp\"}]\n"
+         "  Endpoints      [{\"address\": \"198.51.100.7\", \"port\": 51820, \"protocol\": "
+         "\"udp\"}]\n"
          "                 or [[\"198.51.100.7\", 51820, \"udp\"]]; the protocol defaults to udp\n"
          "  EndpointMark   an integer, 0..4294967295\n\n"
          "  echo '{\"Enabled\": true, \"Tunnels\": [\"wg0\"]}' | killswitchctl apply\n"},

@@ -81,8 +81,10 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 printf(" %s=", name);
                 format_value(stdout, value);
         }
+        /* Invalidated: changed, but the daemon did not send the value (a long list). */
         for (size_t i = 0; i < json_object_array_length(invalidated); i++)
-                printf(" %s", json_object_get_string(json_object_array_get_idx(invalidated, i)));
+                printf(" %s=(changed)",
+                       json_object_get_string(json_object_array_get_idx(invalidated, i)));
         end_line(mon);
         return 0;
 }
@@ -123,13 +125,15 @@ static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *error _unu
 
         if (mon->json) {
                 line = json_object_new_object();
-                if (!line || json_object_object_add(line, "signal", json_object_new_string(member)) < 0)
+                if (!line ||
+                    json_object_object_add(line, "signal", json_object_new_string(member)) < 0)
                         return -ENOMEM;
                 if (names) {
                         for (size_t i = 0; i < n; i++)
                                 if (json_object_object_add(
                                             line, names[i],
-                                            json_object_get(json_object_array_get_idx(args, i))) < 0)
+                                            json_object_get(json_object_array_get_idx(args, i))) <
+                                    0)
                                         return -ENOMEM;
                 } else if (json_object_object_add(line, "args", json_object_get(args)) < 0)
                         return -ENOMEM;
@@ -154,7 +158,8 @@ static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *error _unu
         return 0;
 }
 
-static int on_disconnected(sd_bus_message *m _unused_, void *userdata, sd_bus_error *error _unused_) {
+static int on_disconnected(sd_bus_message *m _unused_, void *userdata,
+                           sd_bus_error *error _unused_) {
         Monitor *mon = userdata;
 
         ctl_error("the bus connection was closed");

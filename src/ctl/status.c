@@ -12,6 +12,7 @@
 #include "killswitchd/bus.h"
 
 #define LABEL "%13s: "
+#define INDENT "               " /* under the values, for lists */
 
 typedef struct Style {
         const char *good, *bad, *off;
@@ -22,7 +23,8 @@ static Style style_get(void) {
         const char *no_color = getenv("NO_COLOR");
         const char *term = getenv("TERM");
 
-        if (!isatty(STDOUT_FILENO) || (no_color && *no_color) || (term && strcmp(term, "dumb") == 0))
+        if (!isatty(STDOUT_FILENO) || (no_color && *no_color) ||
+            (term && strcmp(term, "dumb") == 0))
                 return (Style){"", "", ""};
         return (Style){"\033[1;32m", "\033[1;31m", "\033[0m"};
 }
@@ -67,10 +69,11 @@ static void print_tunnels(json_object *props, const Style *s) {
                 size_t up = 0;
 
                 if (i > 0)
-                        printf(LABEL, "");
+                        fputs(INDENT, stdout);
                 printf("%s (", pattern);
                 for (size_t j = 0; j < n_active; j++) {
-                        const char *name = json_object_get_string(json_object_array_get_idx(active, j));
+                        const char *name =
+                                json_object_get_string(json_object_array_get_idx(active, j));
 
                         if (!tunnel_matches(pattern, name))
                                 continue;
@@ -94,7 +97,7 @@ static void print_list(const char *label, json_object *list) {
                 puts("none");
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
-                        printf(LABEL, "");
+                        fputs(INDENT, stdout);
                 format_value(stdout, json_object_array_get_idx(list, i));
                 putchar('\n');
         }
