@@ -43,6 +43,9 @@ int state_save(const char *dir, const Settings *s) {
         if (r < 0)
                 return r;
 
+        /* systemd's StateDirectory= makes it; by hand, the first save does. */
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;

@@ -23,7 +23,7 @@ static bool table_is_orphan(const TableInfo *t) {
 
 static int commit_table(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_lan,
                         const RulesetParams *p, char error[static ERROR_MAX]) {
-        _cleanup_(batch_done) Batch b;
+        _cleanup_(batch_done) Batch b = {};
         int r;
 
         batch_init(&b, nft_next_seq(nft));
@@ -68,7 +68,7 @@ int table_install(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_la
 }
 
 int table_remove(Nft *nft, char error[static ERROR_MAX]) {
-        _cleanup_(batch_done) Batch b;
+        _cleanup_(batch_done) Batch b = {};
         TableInfo t;
         int r;
 
@@ -87,7 +87,7 @@ int table_remove(Nft *nft, char error[static ERROR_MAX]) {
 }
 
 int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]) {
-        _cleanup_(batch_done) Batch b;
+        _cleanup_(batch_done) Batch b = {};
         int r;
 
         batch_init(&b, nft_next_seq(nft));
@@ -98,7 +98,7 @@ int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[stat
 }
 
 int table_update_lan(Nft *nft, const LanPrefix *lan, size_t n_lan, char error[static ERROR_MAX]) {
-        _cleanup_(batch_done) Batch b;
+        _cleanup_(batch_done) Batch b = {};
         int r;
 
         batch_init(&b, nft_next_seq(nft));
