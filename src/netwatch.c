@@ -125,6 +125,13 @@ static bool matches_any(const char *name, char *const *patterns, size_t n) {
         return false;
 }
 
+static bool link_listed(const LinkInfo *v, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
 int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
                      size_t *ret_n) {
         LinkInfo *v = NULL;
@@ -137,6 +144,9 @@ int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, Link
 
                 if (!name || !matches_any(name, patterns, n_patterns))
                         continue;
+                /* The cache may hold one object per address family for the same link. */
+                if (link_listed(v, n, name))
+                        continue;
                 t = realloc(v, (n + 1) * sizeof(LinkInfo));
                 if (!t) {
                         free(v);
@@ -144,6 +154,35 @@ int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, Link
                 }
                 v = t;
                 v[n] = (LinkInfo){.up = rtnl_link_get_flags(link) & IFF_UP};
+                snprintf(v[n].name, sizeof(v[n].name), "%s", name);
+                n++;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int netwatch_outside_links(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
+                           size_t *ret_n) {
+        LinkInfo *v = NULL;
+        size_t n = 0;
+
+        for (struct nl_object *o = nl_cache_get_first(w->links); o; o = nl_cache_get_next(o)) {
+                struct rtnl_link *link = (struct rtnl_link *)o;
+                const char *name = rtnl_link_get_name(link);
+                unsigned flags = rtnl_link_get_flags(link);
+                LinkInfo *t;
+
+                if (!name || !(flags & IFF_UP) || (flags & IFF_LOOPBACK) ||
+                    matches_any(name, patterns, n_patterns) || link_listed(v, n, name))
+                        continue;
+                t = realloc(v, (n + 1) * sizeof(LinkInfo));
+                if (!t) {
+                        free(v);
+                        return -ENOMEM;
+                }
+                v = t;
+                v[n] = (LinkInfo){.up = true};
                 snprintf(v[n].name, sizeof(v[n].name), "%s", name);
                 n++;
         }

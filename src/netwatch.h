@@ -30,6 +30,10 @@ DEFINE_FREEP(Netwatch, netwatch_free)
 int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
                      size_t *ret_n);
 
+/* The links that are up and are neither loopback nor tunnels: where a leak would leave. */
+int netwatch_outside_links(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
+                           size_t *ret_n);
+
 /* The subnets directly connected to links that are up and are neither loopback nor tunnels:
  * from the addresses on them and from routes without a gateway. Sorted, unique. */
 int netwatch_lan_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret,
