@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "killswitchd/bus.h"
 #include "log.h"
+#include "verify.h"
 
 /* ---- errors: one table from failure to the contract's names ---- */
 
@@ -451,6 +452,31 @@ static int method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_erro
         return method_change_tunnel(msg, userdata, false, error);
 }
 
+static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(report_done) Report rep = {};
+        int r;
+
+        /* Read-only, but it sends probe packets: not for everyone. */
+        r = check_authorized(msg, error);
+        if (r < 0)
+                return r;
+        r = verify_run(userdata, &rep);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssb)");
+        for (size_t i = 0; r >= 0 && i < rep.n; i++)
+                r = sd_bus_message_append(reply, "(ssb)", rep.v[i].name, rep.v[i].detail,
+                                          rep.v[i].passed);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 /* ---- properties ---- */
 
 /* The boolean settings by property name: getters and setters share one lookup. */
@@ -621,6 +647,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_add_tunnel, OPEN),
         SD_BUS_METHOD_WITH_ARGS("RemoveTunnel", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
                                 method_remove_tunnel, OPEN),
+
+        SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssb)", checks),
+                                method_verify, OPEN),
 
         SD_BUS_SIGNAL_WITH_ARGS("TunnelChanged", SD_BUS_ARGS("s", name, "b", up), 0),
         SD_BUS_SIGNAL_WITH_ARGS("NetworkChanged", SD_BUS_ARGS("s", interface), 0),

@@ -10,6 +10,7 @@
 static const char *arg_state_dir;
 static bool arg_boot;
 static bool arg_unowned;
+static bool arg_tamper_report;
 
 static void help(void) {
         printf("Usage: killswitchd [OPTIONS]\n\n"
@@ -20,17 +21,27 @@ static void help(void) {
                "                      else " STATE_DIR_DEFAULT ")\n"
                "  --protection=monitor\n"
                "                      Do not use the kernel's owner/persist table flags\n"
+               "  --tamper=report     Report changes others make to the table, do not undo\n"
+               "                      them (diagnostics; the default is restore)\n"
                "  --debug             Log debug messages\n"
                "  --version           Show the version\n"
                "  --help              Show this help\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_BOOT = 0x100, ARG_STATE_DIR, ARG_PROTECTION, ARG_DEBUG, ARG_VERSION };
+        enum {
+                ARG_BOOT = 0x100,
+                ARG_STATE_DIR,
+                ARG_PROTECTION,
+                ARG_TAMPER,
+                ARG_DEBUG,
+                ARG_VERSION
+        };
         static const struct option options[] = {
                 {"boot", no_argument, NULL, ARG_BOOT},
                 {"state-dir", required_argument, NULL, ARG_STATE_DIR},
                 {"protection", required_argument, NULL, ARG_PROTECTION},
+                {"tamper", required_argument, NULL, ARG_TAMPER},
                 {"debug", no_argument, NULL, ARG_DEBUG},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
@@ -48,6 +59,14 @@ static int parse_argv(int argc, char *argv[]) {
                         else if (strcmp(optarg, "auto") != 0) {
                                 log_error("--protection: \"%s\" is neither auto nor monitor",
                                           optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case ARG_TAMPER:
+                        if (strcmp(optarg, "report") == 0)
+                                arg_tamper_report = true;
+                        else if (strcmp(optarg, "restore") != 0) {
+                                log_error("--tamper: \"%s\" is neither restore nor report", optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -115,6 +134,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up: %m");
         m->unowned = arg_unowned;
+        m->tamper_report = arg_tamper_report;
         r = manager_start(m);
         if (r < 0)
                 return r;

@@ -384,6 +384,13 @@ static void on_tampered(const char *what, const char *culprit, void *userdata) {
 
         if (!m->settings.enabled)
                 return;
+        if (m->tamper_report) {
+                log_warning("Table inet killswitchd changed by %s (%s): left as it is "
+                            "(--tamper=report).",
+                            culprit, what);
+                bus_emit_tampered(m, what);
+                return;
+        }
         r = manager_commit(m, &m->settings, &m->protection, error);
         if (r < 0) {
                 log_error("Table inet killswitchd changed by %s (%s) and could not be restored: %s",

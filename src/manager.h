@@ -37,7 +37,8 @@ typedef struct Manager {
         Protection protection;
         bool unowned; /* never use owner+persist (--protection=monitor) */
 
-        Monitor *monitor; /* others' changes to our table */
+        Monitor *monitor;   /* others' changes to our table */
+        bool tamper_report; /* --tamper=report: only say so, do not undo (diagnostics, tests) */
         unsigned tamper_count;
 
         /* What the network looks like now, as last reported. */

@@ -171,16 +171,16 @@ int nft_commit(Nft *nft, const Batch *b, char error[static ERROR_MAX]) {
         return read_acks(nft, b, error);
 }
 
-/* A single GET request; cb parses the answer. */
-static int nft_query(Nft *nft, uint16_t type, mnl_cb_t cb, void *userdata,
-                     void (*build)(struct nlmsghdr *nlh)) {
+/* A GET request (or a dump); cb parses each answer. */
+static int nft_request(Nft *nft, uint16_t type, uint16_t flags, mnl_cb_t cb, void *userdata,
+                       void (*build)(struct nlmsghdr *nlh, const void *arg), const void *arg) {
         uint8_t buf[64 * 1024];
         struct nlmsghdr *nlh;
         uint32_t seq = nft->seq++;
         ssize_t n;
 
-        nlh = nftnl_nlmsg_build_hdr((char *)buf, type, NFPROTO_INET, NLM_F_ACK, seq);
-        build(nlh);
+        nlh = nftnl_nlmsg_build_hdr((char *)buf, type, NFPROTO_INET, flags, seq);
+        build(nlh, arg);
         if (mnl_socket_sendto(nft->nl, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
         for (;;) {
@@ -197,7 +197,24 @@ static int nft_query(Nft *nft, uint16_t type, mnl_cb_t cb, void *userdata,
         }
 }
 
-static void build_get_table(struct nlmsghdr *nlh) {
+static int nft_query(Nft *nft, uint16_t type, mnl_cb_t cb, void *userdata,
+                     void (*build)(struct nlmsghdr *nlh, const void *arg)) {
+        return nft_request(nft, type, NLM_F_ACK, cb, userdata, build, NULL);
+}
+
+/* Attribute 1 names the table in every nf_tables object request; 2 names a set. */
+static void build_dump(struct nlmsghdr *nlh, const void *arg) {
+        mnl_attr_put_strz(nlh, 1, TABLE_NAME);
+        if (arg)
+                mnl_attr_put_strz(nlh, 2, arg);
+}
+
+int nft_dump(Nft *nft, uint16_t type, const char *set, mnl_cb_t cb, void *userdata) {
+        return nft_request(nft, type, NLM_F_DUMP, cb, userdata, build_dump, set);
+}
+
+static void build_get_table(struct nlmsghdr *nlh, const void *arg) {
+        (void)arg;
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, TABLE_NAME);
 }
 
@@ -227,7 +244,8 @@ int nft_get_table(Nft *nft, TableInfo *ret) {
         return 0;
 }
 
-static void build_get_counter(struct nlmsghdr *nlh) {
+static void build_get_counter(struct nlmsghdr *nlh, const void *arg) {
+        (void)arg;
         mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, TABLE_NAME);
         mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, COUNTER_NAME);
         mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <libmnl/libmnl.h>
+
 #include "batch.h"
 #include "settings.h"
 
@@ -27,6 +29,10 @@ uint32_t nft_next_seq(const Nft *nft);
 /* Sends the batch and reads an ACK for every message. On failure the kernel has applied
  * nothing; 'error' names the refused message and the kernel's reason. */
 int nft_commit(Nft *nft, const Batch *b, char error[static ERROR_MAX]);
+
+/* Dumps objects of our table (GETCHAIN, GETRULE, GETSET, GETOBJ; GETSETELEM of 'set'); cb gets
+ * each NEW* message the kernel answers with. */
+int nft_dump(Nft *nft, uint16_t type, const char *set, mnl_cb_t cb, void *userdata);
 
 /* -ENOENT when our table does not exist. */
 int nft_get_table(Nft *nft, TableInfo *ret);

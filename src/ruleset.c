@@ -83,6 +83,13 @@ static void builder_fail(Builder *b, int r) {
 
 /* ---- rule expressions ---- */
 
+/* The i-th 32-bit register, written the way the kernel reports it back: at a 128-bit boundary
+ * as NFT_REG_1..4, else as NFT_REG32_nn. Both mean the same to the kernel; one spelling lets
+ * Verify compare what we wrote with what the kernel holds. */
+static uint32_t reg32(unsigned i) {
+        return i % 4 == 0 ? NFT_REG_1 + i / 4 : NFT_REG32_00 + i;
+}
+
 static void put_expr(Builder *b, struct nftnl_rule *r, struct nftnl_expr *e) {
         if (!e) {
                 builder_fail(b, -ENOMEM);
@@ -134,6 +141,8 @@ static void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set)
                 nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set_names[set]);
                 /* The set is created in this same batch: the kernel finds it by its id. */
                 nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set);
+                /* The kernel reports the flags even when zero: say them, to compare alike. */
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
         }
         put_expr(b, r, e);
 }
@@ -167,20 +176,20 @@ static void put_u8_eq(Builder *b, struct nftnl_rule *r, uint32_t reg, uint8_t v)
 }
 
 static void put_nfproto(Builder *b, struct nftnl_rule *r, int family) {
-        put_meta(b, r, NFT_META_NFPROTO, NFT_REG32_00);
-        put_u8_eq(b, r, NFT_REG32_00, family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+        put_meta(b, r, NFT_META_NFPROTO, reg32(0));
+        put_u8_eq(b, r, reg32(0), family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
 }
 
 static void put_l4proto(Builder *b, struct nftnl_rule *r, uint8_t proto) {
-        put_meta(b, r, NFT_META_L4PROTO, NFT_REG32_00);
-        put_u8_eq(b, r, NFT_REG32_00, proto);
+        put_meta(b, r, NFT_META_L4PROTO, reg32(0));
+        put_u8_eq(b, r, reg32(0), proto);
 }
 
 static void put_port_eq(Builder *b, struct nftnl_rule *r, uint32_t offset, uint16_t port) {
         uint16_t be = htons(port);
 
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, offset, sizeof(be), NFT_REG32_00);
-        put_cmp(b, r, NFT_REG32_00, NFT_CMP_EQ, &be, sizeof(be));
+        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, offset, sizeof(be), reg32(0));
+        put_cmp(b, r, reg32(0), NFT_CMP_EQ, &be, sizeof(be));
 }
 
 /* ---- the messages ---- */
@@ -541,7 +550,7 @@ static uint32_t peer_port_offset(Direction d) {
 }
 
 static void put_iface(Builder *b, struct nftnl_rule *r, Direction d) {
-        put_meta(b, r, d == EGRESS ? NFT_META_OIFNAME : NFT_META_IIFNAME, NFT_REG32_00);
+        put_meta(b, r, d == EGRESS ? NFT_META_OIFNAME : NFT_META_IIFNAME, reg32(0));
 }
 
 static void rule_loopback(Builder *b, Direction d) {
@@ -549,7 +558,7 @@ static void rule_loopback(Builder *b, Direction d) {
         char lo[IFNAMSIZ] = "lo";
 
         put_iface(b, r, d);
-        put_cmp(b, r, NFT_REG32_00, NFT_CMP_EQ, lo, sizeof(lo));
+        put_cmp(b, r, reg32(0), NFT_CMP_EQ, lo, sizeof(lo));
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -558,7 +567,7 @@ static void rule_tunnels(Builder *b, Direction d) {
         struct nftnl_rule *r = rule_new(b, allow_chain(d));
 
         put_iface(b, r, d);
-        put_lookup(b, r, NFT_REG32_00, SET_TUNNELS);
+        put_lookup(b, r, reg32(0), SET_TUNNELS);
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -572,15 +581,14 @@ static void rule_endpoints(Builder *b, Direction d, int family) {
         put_nfproto(b, r, family);
         /* The VPN's own socket carries the mark; other programs cannot reach the server. */
         if (d == EGRESS && mark != 0) {
-                put_meta(b, r, NFT_META_MARK, NFT_REG32_00);
-                put_cmp(b, r, NFT_REG32_00, NFT_CMP_EQ, &mark, sizeof(mark));
+                put_meta(b, r, NFT_META_MARK, reg32(0));
+                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &mark, sizeof(mark));
         }
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d), alen,
-                    NFT_REG32_00);
-        put_meta(b, r, NFT_META_L4PROTO, NFT_REG32_00 + alen / 4);
+        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d), alen, reg32(0));
+        put_meta(b, r, NFT_META_L4PROTO, reg32(alen / 4));
         put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, peer_port_offset(d), 2,
-                    NFT_REG32_00 + alen / 4 + 1);
-        put_lookup(b, r, NFT_REG32_00, family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6);
+                    reg32(alen / 4 + 1));
+        put_lookup(b, r, reg32(0), family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6);
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -614,9 +622,9 @@ static void rules_dhcp(Builder *b, Direction d) {
         r = rule_new(b, allow_chain(d));
         put_nfproto(b, r, AF_INET6);
         put_l4proto(b, r, IPPROTO_ICMPV6);
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG32_00);
-        put_cmp(b, r, NFT_REG32_00, NFT_CMP_GTE, &lo, sizeof(lo));
-        put_cmp(b, r, NFT_REG32_00, NFT_CMP_LTE, &hi, sizeof(hi));
+        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, reg32(0));
+        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &lo, sizeof(lo));
+        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &hi, sizeof(hi));
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -624,8 +632,8 @@ static void rules_dhcp(Builder *b, Direction d) {
 static void put_lan_peer(Builder *b, struct nftnl_rule *r, Direction d, int family) {
         put_nfproto(b, r, family);
         put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d),
-                    family == AF_INET ? 4 : 16, NFT_REG32_00);
-        put_lookup(b, r, NFT_REG32_00, family == AF_INET ? SET_LAN4 : SET_LAN6);
+                    family == AF_INET ? 4 : 16, reg32(0));
+        put_lookup(b, r, reg32(0), family == AF_INET ? SET_LAN4 : SET_LAN6);
 }
 
 /* LAN peers are allowed, but never DNS: a LAN resolver would see every name looked up. */

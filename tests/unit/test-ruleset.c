@@ -222,28 +222,28 @@ TEST(allow_rules) {
         ASSERT_EQ(n, 7);
         ASSERT(strstr(rules[0], "meta load oifname"));
         ASSERT(strstr(rules[0], "0x00006f6c 0x00000000 0x00000000 0x00000000")); /* "lo" */
-        ASSERT(strstr(rules[1], "lookup reg 8 set tunnels"));
+        ASSERT(strstr(rules[1], "lookup reg 1 set tunnels"));
         /* ip daddr (offset 16) . l4proto . dport (offset 2) in consecutive 32-bit registers */
-        ASSERT(strstr(rules[2], "payload load 4b @ network header + 16 => reg 8"));
+        ASSERT(strstr(rules[2], "payload load 4b @ network header + 16 => reg 1"));
         ASSERT(strstr(rules[2], "meta load l4proto => reg 9"));
         ASSERT(strstr(rules[2], "payload load 2b @ transport header + 2 => reg 10"));
-        ASSERT(strstr(rules[2], "lookup reg 8 set endpoints4"));
-        ASSERT(strstr(rules[3], "payload load 16b @ network header + 24 => reg 8"));
-        ASSERT(strstr(rules[3], "meta load l4proto => reg 12"));
-        ASSERT(strstr(rules[3], "lookup reg 8 set endpoints6"));
+        ASSERT(strstr(rules[2], "lookup reg 1 set endpoints4"));
+        ASSERT(strstr(rules[3], "payload load 16b @ network header + 24 => reg 1"));
+        ASSERT(strstr(rules[3], "meta load l4proto => reg 2"));
+        ASSERT(strstr(rules[3], "lookup reg 1 set endpoints6"));
         ASSERT_EQ(count_matching(rules, n, "meta load mark"), 0);
-        ASSERT(strstr(rules[4], "cmp eq reg 8 0x00004400"));  /* sport 68 */
-        ASSERT(strstr(rules[4], "cmp eq reg 8 0x00004300"));  /* dport 67 */
-        ASSERT(strstr(rules[6], "cmp gte reg 8 0x00000085")); /* 133 */
-        ASSERT(strstr(rules[6], "cmp lte reg 8 0x00000088")); /* 136 */
+        ASSERT(strstr(rules[4], "cmp eq reg 1 0x00004400"));  /* sport 68 */
+        ASSERT(strstr(rules[4], "cmp eq reg 1 0x00004300"));  /* dport 67 */
+        ASSERT(strstr(rules[6], "cmp gte reg 1 0x00000085")); /* 133 */
+        ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000088")); /* 136 */
 
         /* Ingress matches the source address and port of replies. */
         n = chain_rules(&b, "allow_ingress", rules, 32);
         ASSERT_EQ(n, 7);
         ASSERT(strstr(rules[0], "meta load iifname"));
-        ASSERT(strstr(rules[2], "payload load 4b @ network header + 12 => reg 8"));
+        ASSERT(strstr(rules[2], "payload load 4b @ network header + 12 => reg 1"));
         ASSERT(strstr(rules[2], "payload load 2b @ transport header + 0 => reg 10"));
-        ASSERT(strstr(rules[6], "cmp lte reg 8 0x00000089")); /* redirects too: 137 */
+        ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
 
         /* AllowDhcp off, AllowLan on: LAN accept plus DNS drops for each family. */
         s.allow_dhcp = false;
@@ -254,7 +254,7 @@ TEST(allow_rules) {
         ASSERT_EQ(count_matching(rules, n, "0x00004300"), 0);
         ASSERT_EQ(count_matching(rules, n, "set lan4"), 3);
         ASSERT_EQ(count_matching(rules, n, "set lan6"), 3);
-        ASSERT_EQ(count_matching(rules, n, "cmp eq reg 8 0x00003500"), 4); /* port 53 */
+        ASSERT_EQ(count_matching(rules, n, "cmp eq reg 1 0x00003500"), 4); /* port 53 */
         ASSERT_EQ(count_matching(rules, n, "name blocked"), 4);
 
         /* EndpointMark: only marked packets reach the endpoints, going out. */
@@ -262,7 +262,7 @@ TEST(allow_rules) {
         build(&mark, &s, &(RulesetParams){});
         n = chain_rules(&mark, "allow_egress", rules, 32);
         ASSERT_EQ(
-                count_matching(rules, n, "meta load mark => reg 8 ]\n  [ cmp eq reg 8 0x00001234"),
+                count_matching(rules, n, "meta load mark => reg 1 ]\n  [ cmp eq reg 1 0x00001234"),
                 2);
         n = chain_rules(&mark, "allow_ingress", rules, 32);
         ASSERT_EQ(count_matching(rules, n, "meta load mark"), 0);

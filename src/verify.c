@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "inspect.h"
+#include "log.h"
+#include "state.h"
+#include "verify.h"
+
+/* Documentation addresses (RFC 5737, RFC 3849): never routed on the internet, so a probe that
+ * did leak reaches nobody. */
+#define PROBE4 "192.0.2.1"
+#define PROBE6 "2001:db8::1"
+#define PROBE4_DNS "192.0.2.53"
+#define PROBE6_DNS "2001:db8::53"
+#define PROBE_SOURCE_PORT 47001
+
+void report_done(Report *r) {
+        if (!r)
+                return;
+        free(r->v);
+        *r = (Report){};
+}
+
+static int report_add(Report *r, const char *name, bool passed, const char *fmt, ...)
+        _printf_(4, 5);
+static int report_add(Report *r, const char *name, bool passed, const char *fmt, ...) {
+        Check *v = realloc(r->v, (r->n + 1) * sizeof(Check));
+        va_list ap;
+
+        if (!v)
+                return -ENOMEM;
+        r->v = v;
+        v[r->n] = (Check){.passed = passed};
+        snprintf(v[r->n].name, sizeof(v[r->n].name), "%s", name);
+        va_start(ap, fmt);
+        vsnprintf(v[r->n].detail, sizeof(v[r->n].detail), fmt, ap);
+        va_end(ap);
+        r->n++;
+        return 0;
+}
+
+/* ---- the table, read back from the kernel ---- */
+
+static int collect(const struct nlmsghdr *nlh, void *userdata) {
+        return lines_add_message(userdata, nlh) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int kernel_lines(Manager *m, Lines *have) {
+        static const uint16_t dumps[] = {NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE,
+                                         NFT_MSG_GETSET, NFT_MSG_GETOBJ};
+        static const char *const sets[] = {"tunnels", "endpoints4", "endpoints6", "lan4", "lan6"};
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(dumps); i++) {
+                r = nft_dump(m->nft, dumps[i], NULL, collect, have);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
+                r = nft_dump(m->nft, NFT_MSG_GETSETELEM, sets[i], collect, have);
+                if (r < 0)
+                        return r;
+        }
+        lines_sort(have);
+        return 0;
+}
+
+static int expected_lines(Manager *m, Lines *want) {
+        _cleanup_(batch_done) Batch b = {};
+        RulesetParams p = {
+                .table_flags = m->protection == PROTECTION_OWNER ? TABLE_FLAGS_OWNED : 0,
+        };
+        int r;
+
+        batch_init(&b, 0);
+        r = ruleset_build(&b, &m->settings, m->lan, m->n_lan, &p);
+        if (r < 0)
+                return r;
+        r = lines_add_batch(want, &b);
+        lines_sort(want);
+        return r;
+}
+
+/* "a; b; c (+N more)" */
+static void summarize(const Lines *l, char *buf, size_t size) {
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < l->n && i < 3; i++)
+                used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s",
+                                         i ? "; " : "", l->v[i]);
+        if (l->n > 3 && used < size)
+                snprintf(buf + used, size - used, " (+%zu more)", l->n - 3);
+}
+
+static int check_table(Manager *m, Report *rep, const Lines *have) {
+        _cleanup_(lines_done) Lines want = {}, missing = {}, extra = {};
+        char a[200], b[200];
+        TableInfo t;
+        int r;
+
+        r = nft_get_table(m->nft, &t);
+        if (r < 0)
+                return report_add(rep, "table", false, "table inet %s is not in the kernel",
+                                  TABLE_NAME);
+        if (m->protection == PROTECTION_OWNER &&
+            ((t.flags & TABLE_FLAGS_OWNED) != TABLE_FLAGS_OWNED || t.owner != nft_portid(m->nft)))
+                return report_add(rep, "table", false,
+                                  "protection is owner but the table has flags 0x%x, owner port "
+                                  "%u (ours: %u)",
+                                  t.flags, t.owner, nft_portid(m->nft));
+
+        r = expected_lines(m, &want);
+        if (r >= 0)
+                r = lines_diff(&want, have, &missing, &extra);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < missing.n; i++)
+                log_debug("Verify: missing from the kernel: %s", missing.v[i]);
+        for (size_t i = 0; i < extra.n; i++)
+                log_debug("Verify: not expected in the kernel: %s", extra.v[i]);
+        if (missing.n == 0 && extra.n == 0)
+                return report_add(rep, "table", true,
+                                  "present, protection %s, contents match the settings (%zu "
+                                  "objects)",
+                                  protection_to_string(m->protection), have->n);
+        summarize(&missing, a, sizeof(a));
+        summarize(&extra, b, sizeof(b));
+        return report_add(rep, "table", false, "differs from the settings: missing [%s] extra [%s]",
+                          a, b);
+}
+
+static int check_policies(Report *rep, const Lines *have) {
+        static const struct {
+                const char *chain;
+                unsigned hook;
+        } hooks[] = {
+                {"input", NF_INET_LOCAL_IN},
+                {"output", NF_INET_LOCAL_OUT},
+                {"forward", NF_INET_FORWARD},
+                {"postrouting", NF_INET_POST_ROUTING},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(hooks); i++) {
+                char prefix[64];
+                bool ok = false;
+
+                snprintf(prefix, sizeof(prefix), "chain %s type filter hook %u ", hooks[i].chain,
+                         hooks[i].hook);
+                for (size_t j = 0; j < have->n; j++)
+                        if (strncmp(have->v[j], prefix, strlen(prefix)) == 0)
+                                ok = strstr(have->v[j], "policy drop") != NULL;
+                if (!ok)
+                        return report_add(rep, "policies", false,
+                                          "chain %s is missing or its policy is not drop",
+                                          hooks[i].chain);
+        }
+        return report_add(rep, "policies", true,
+                          "input, output, forward and postrouting drop by default");
+}
+
+/* ---- live probes ---- */
+
+typedef enum Outcome { SENT, REFUSED, NO_ROUTE, FAILED } Outcome;
+
+static Outcome outcome_of(int r) {
+        if (r >= 0)
+                return SENT;
+        switch (-r) {
+        case EPERM: return REFUSED;
+        case ENETUNREACH:
+        case EHOSTUNREACH:
+        case EADDRNOTAVAIL:
+        case ENODEV:
+        case ENXIO: return NO_ROUTE;
+        default: return FAILED;
+        }
+}
+
+static void sockaddr_for(int family, const char *addr, uint16_t port, struct sockaddr_storage *sa,
+                         socklen_t *len) {
+        memset(sa, 0, sizeof(*sa));
+        if (family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+                inet_pton(AF_INET, addr, &in->sin_addr);
+                *len = sizeof(*in);
+        } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                inet_pton(AF_INET6, addr, &in6->sin6_addr);
+                *len = sizeof(*in6);
+        }
+}
+
+/* One datagram (SOCK_DGRAM) or one bare TCP SYN (SOCK_RAW: a TCP socket's connect() hides the
+ * kernel's refusal behind retransmissions; a raw send returns it). 0 if it left, else -errno. */
+static int probe(int family, int type, const char *ifname, const char *addr, uint16_t port) {
+        _cleanup_(closep) int fd = -EBADF;
+        struct sockaddr_storage sa;
+        socklen_t len;
+        struct tcphdr syn = {
+                .source = htons(PROBE_SOURCE_PORT),
+                .dest = htons(port),
+                .seq = htonl(0x6b736b73),
+                .doff = sizeof(struct tcphdr) / 4,
+                .syn = 1,
+                .window = htons(1024),
+        };
+        const char payload[] = "killswitchd verify";
+        ssize_t n;
+
+        fd = socket(family, type | SOCK_CLOEXEC, type == SOCK_RAW ? IPPROTO_TCP : 0);
+        if (fd < 0)
+                return -errno;
+        if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname)) < 0)
+                return -errno;
+        if (type == SOCK_RAW && family == AF_INET6) {
+                int offset = offsetof(struct tcphdr, check);
+
+                (void)setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof(offset));
+        }
+        /* For raw IPv6 sockets the port field names the protocol: leave it 0. */
+        sockaddr_for(family, addr, type == SOCK_RAW ? 0 : port, &sa, &len);
+        if (type == SOCK_RAW)
+                n = sendto(fd, &syn, sizeof(syn), 0, (struct sockaddr *)&sa, len);
+        else
+                n = sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&sa, len);
+        return n < 0 ? -errno : 0;
+}
+
+typedef struct Tally {
+        unsigned refused, sent, no_route, failed;
+        char leaks[256];
+        char failure[128]; /* the first probe that could not be tried, and why */
+} Tally;
+
+static void tally(Tally *t, int r, const char *what) {
+        size_t used = strlen(t->leaks);
+
+        switch (outcome_of(r)) {
+        case REFUSED: t->refused++; break;
+        case NO_ROUTE: t->no_route++; break;
+        case FAILED:
+                if (t->failed++ == 0)
+                        snprintf(t->failure, sizeof(t->failure), "%s: %s", what, strerror(-r));
+                break;
+        case SENT:
+                t->sent++;
+                snprintf(t->leaks + used, sizeof(t->leaks) - used, "%s%s", used ? ", " : "", what);
+                break;
+        }
+}
+
+/* UDP and TCP, IPv4 and IPv6, to 'addr4'/'addr6' on 'port', from one interface. */
+static void probe_interface(const char *ifname, const char *addr4, const char *addr6, uint16_t port,
+                            bool tcp, Tally *t) {
+        const struct {
+                int family, type;
+                const char *label;
+        } kinds[] = {
+                {AF_INET, SOCK_DGRAM, "udp4"},
+                {AF_INET6, SOCK_DGRAM, "udp6"},
+                {AF_INET, SOCK_RAW, "tcp4"},
+                {AF_INET6, SOCK_RAW, "tcp6"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                char what[64];
+
+                if (kinds[i].type == SOCK_RAW && !tcp)
+                        continue;
+                snprintf(what, sizeof(what), "%s on %s", kinds[i].label, ifname);
+                tally(t,
+                      probe(kinds[i].family, kinds[i].type, ifname,
+                            kinds[i].family == AF_INET ? addr4 : addr6, port),
+                      what);
+        }
+}
+
+/* Before trusting EPERM: something else (a cgroup filter on this service, another firewall)
+ * could refuse everything. Loopback must get through and our counter must move. */
+static bool probes_meaningful(void) {
+        return probe(AF_INET, SOCK_DGRAM, "lo", "127.0.0.1", 9) >= 0;
+}
+
+static int check_outside(Manager *m, Report *rep, const LinkInfo *links, size_t n_links) {
+        uint64_t before = 0, after = 0, bytes;
+        Tally t = {};
+
+        (void)nft_get_counter(m->nft, &before, &bytes);
+        for (size_t i = 0; i < n_links; i++) {
+                probe_interface(links[i].name, PROBE4, PROBE6, 9, true, &t);
+                /* An endpoint's address on a port that is not the endpoint's. */
+                for (size_t e = 0; e < m->settings.n_endpoints && e < 1; e++) {
+                        const Endpoint *ep = &m->settings.endpoints[e];
+                        char a[INET6_ADDRSTRLEN], what[96];
+
+                        endpoint_address(ep, a, sizeof(a));
+                        snprintf(what, sizeof(what), "udp to %s port %u on %s", a,
+                                 (unsigned)(ep->port ^ 1), links[i].name);
+                        tally(&t,
+                              probe(ep->family, SOCK_DGRAM, links[i].name, a,
+                                    (uint16_t)(ep->port ^ 1)),
+                              what);
+                }
+        }
+        (void)nft_get_counter(m->nft, &after, &bytes);
+
+        if (t.sent > 0)
+                return report_add(rep, "outside", false, "LEAK: sent %s", t.leaks);
+        if (t.failed > 0)
+                return report_add(rep, "outside", false, "%u probe(s) could not be tried (%s)",
+                                  t.failed, t.failure);
+        if (t.refused > after - before)
+                return report_add(rep, "outside", false,
+                                  "%u probe(s) refused, but not by the kill switch (its counter "
+                                  "moved by %llu)",
+                                  t.refused, (unsigned long long)(after - before));
+        return report_add(rep, "outside", true,
+                          "%u probe(s) on %zu interface(s) refused by the kernel, %u without a "
+                          "route",
+                          t.refused, n_links, t.no_route);
+}
+
+static int check_dns(Manager *m, Report *rep, const LinkInfo *links, size_t n_links) {
+        uint64_t before = 0, after = 0, bytes;
+        Tally t = {};
+
+        (void)nft_get_counter(m->nft, &before, &bytes);
+        for (size_t i = 0; i < n_links; i++)
+                probe_interface(links[i].name, PROBE4_DNS, PROBE6_DNS, 53, true, &t);
+        (void)nft_get_counter(m->nft, &after, &bytes);
+        if (t.sent > 0)
+                return report_add(rep, "dns", false, "LEAK: DNS sent %s", t.leaks);
+        if (t.failed > 0)
+                return report_add(rep, "dns", false, "%u probe(s) could not be tried (%s)",
+                                  t.failed, t.failure);
+        if (t.refused > after - before)
+                return report_add(rep, "dns", false, "DNS probes not refused by the kill switch");
+        return report_add(rep, "dns", true, "DNS outside the tunnel refused (%u probe(s))",
+                          t.refused);
+}
+
+static int check_tunnels(Manager *m, Report *rep) {
+        Tally t = {};
+        size_t up = 0;
+
+        for (size_t i = 0; i < m->n_tunnel_links; i++) {
+                if (!m->tunnel_links[i].up)
+                        continue;
+                up++;
+                probe_interface(m->tunnel_links[i].name, PROBE4, PROBE6, 9, false, &t);
+        }
+        if (up == 0)
+                return report_add(rep, "tunnel", true, "no tunnel is up: nothing to try");
+        if (t.sent == 0)
+                return report_add(rep, "tunnel", false,
+                                  "traffic into the tunnel(s) is refused (%u probe(s))",
+                                  t.refused + t.no_route + t.failed);
+        return report_add(rep, "tunnel", true, "traffic into %zu tunnel(s) is allowed", up);
+}
+
+static int check_boot(Manager *m, Report *rep) {
+        _cleanup_(settings_done) Settings saved = {};
+        char error[ERROR_MAX];
+        int r;
+
+        if (!m->settings.persistent)
+                return report_add(rep, "boot", false,
+                                  "Persistent is off: at boot, traffic can leave before the VPN "
+                                  "starts");
+        r = state_load(m->state_dir, &saved, error);
+        if (r < 0)
+                return report_add(rep, "boot", false, "saved settings unreadable: %s",
+                                  r == -ENOENT ? "none saved" : error);
+        if (!settings_equal(&saved, &m->settings))
+                return report_add(rep, "boot", false,
+                                  "saved settings differ from those in force: the boot would "
+                                  "install others");
+        return report_add(rep, "boot", true, "the saved settings will be installed at boot");
+}
+
+int verify_run(Manager *m, Report *ret) {
+        _cleanup_(lines_done) Lines have = {};
+        _cleanup_(freep) LinkInfo *links = NULL;
+        size_t n_links = 0;
+        Report rep = {};
+        int r;
+
+        if (!m->settings.enabled) {
+                r = report_add(&rep, "enabled", false, "the kill switch is disabled");
+                if (r < 0)
+                        return r;
+                *ret = rep;
+                return 0;
+        }
+
+        r = kernel_lines(m, &have);
+        if (r >= 0)
+                r = check_table(m, &rep, &have);
+        if (r >= 0)
+                r = check_policies(&rep, &have);
+        if (r >= 0)
+                r = netwatch_outside_links(m->netwatch, m->settings.tunnels, m->settings.n_tunnels,
+                                           &links, &n_links);
+        if (r >= 0 && !probes_meaningful())
+                r = report_add(&rep, "probes", false,
+                               "even loopback is refused: something other than the kill switch "
+                               "blocks this process, so probes prove nothing");
+        else if (r >= 0) {
+                r = check_outside(m, &rep, links, n_links);
+                if (r >= 0)
+                        r = check_dns(m, &rep, links, n_links);
+                if (r >= 0)
+                        r = check_tunnels(m, &rep);
+        }
+        if (r >= 0)
+                r = check_boot(m, &rep);
+        if (r < 0) {
+                report_done(&rep);
+                return r;
+        }
+        *ret = rep;
+        return 0;
+}
