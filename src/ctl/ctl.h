@@ -41,6 +41,7 @@ int verb_tunnel(Ctl *c, int argc, char **argv);
 int verb_switch(Ctl *c, int argc, char **argv);
 int verb_apply(Ctl *c, int argc, char **argv);
 int verb_monitor(Ctl *c, int argc, char **argv);
+int verb_verify(Ctl *c, int argc, char **argv);
 
 /* "killswitchctl: VERB: message" on stderr and CTL_EXIT_USAGE, with a hint to --help. */
 int ctl_usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);

@@ -32,7 +32,7 @@ static int verb_help(Ctl *c, int argc, char **argv);
 static const char exit_status_help[] =
         "Exit status:\n"
         "  0  success\n"
-        "  1  other failure\n"
+        "  1  other failure, e.g. the settings could not be saved (org.killswitchd.Error.State)\n"
         "  2  usage error, or input the D-Bus API cannot carry (a port above 65535)\n"
         "  3  the daemon is not reachable: no bus, or nobody owns " KS_BUS_NAME "\n"
         "  4  access denied (org.freedesktop.DBus.Error.AccessDenied)\n"
@@ -95,6 +95,15 @@ static const Verb verbs[] = {
          "(TunnelChanged, NetworkChanged, Tampered) until interrupted. A note that\n"
          "monitoring has begun goes to standard error.\n\n"
          "  --json   one JSON object per line\n"},
+        {"verify", 0, 0, VERB_JSON, verb_verify, "verify [--json]",
+         "Prove, now, that the kill switch holds",
+         "Ask the daemon to check, on this machine and right now: that its table in the\n"
+         "kernel is exactly what the settings require, that every base chain drops by\n"
+         "default, that probe packets sent outside the tunnels (UDP and TCP, IPv4 and IPv6,\n"
+         "DNS too, to documentation addresses that reach nobody) are refused by the kernel,\n"
+         "that traffic into an up tunnel is allowed, and that the boot will install the same\n"
+         "table. Prints one line per check; exits 1 if any check failed.\n\n"
+         "  --json   print the checks as a JSON array\n"},
         {"help", 0, 1, 0, verb_help, "help [COMMAND]", "Show this help, or a command's", ""},
 };
 
@@ -196,6 +205,9 @@ int main(int argc, char **argv) {
                 case '?':
                         if (optopt == ARG_ADDRESS)
                                 return ctl_usage_error(NULL, "--address needs an argument");
+                        if (optopt >= ARG_VERSION)
+                                return ctl_usage_error(NULL, "option '%s' takes no argument",
+                                                       argv[optind - 1]);
                         if (optopt)
                                 return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
                         return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* "killswitchctl verify": the daemon's Verify() report as a checklist. */
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "ctl.h"
+
+/* Exit status when a check fails: the same as any other failure of the command. */
+#define VERIFY_FAILED CTL_EXIT_FAILURE
+
+int verb_verify(Ctl *c, int argc _unused_, char **argv _unused_) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        json_object *list = NULL;
+        bool color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+        const char *name, *detail;
+        unsigned failed = 0, total = 0;
+        int passed, r;
+
+        r = ctl_method_new(c, NULL, "Verify", &m);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_call(c, m, &reply);
+        if (r != CTL_EXIT_OK)
+                return r;
+
+        if (c->json)
+                list = json_object_new_array();
+        r = sd_bus_message_enter_container(reply, 'a', "(ssb)");
+        if (r < 0)
+                return ctl_reply_error("Verify", r);
+        while ((r = sd_bus_message_read(reply, "(ssb)", &name, &detail, &passed)) > 0) {
+                total++;
+                failed += !passed;
+                if (list) {
+                        json_object *o = json_object_new_object();
+
+                        json_object_object_add(o, "check", json_object_new_string(name));
+                        json_object_object_add(o, "passed", json_object_new_boolean(passed));
+                        json_object_object_add(o, "detail", json_object_new_string(detail));
+                        json_object_array_add(list, o);
+                } else
+                        printf("%s%s%s %-9s %s\n",
+                               color ? (passed ? "\033[1;32m" : "\033[1;31m") : "",
+                               passed ? "[ ok ]" : "[FAIL]", color ? "\033[0m" : "", name, detail);
+        }
+        if (r < 0) {
+                json_object_put(list);
+                return ctl_reply_error("Verify", r);
+        }
+        if (list) {
+                puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+                json_object_put(list);
+        } else
+                printf("%u of %u checks passed\n", total - failed, total);
+        return failed > 0 ? VERIFY_FAILED : CTL_EXIT_OK;
+}
