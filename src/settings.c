@@ -61,7 +61,12 @@ int settings_copy(const Settings *s, Settings *ret) {
                 }
         }
         if (s->n_endpoints > 0) {
-                c.endpoints = malloc(s->n_endpoints * sizeof(Endpoint));
+                /* endpoints_reserve() counts on room up to the next power of two. */
+                size_t room = 1;
+
+                while (room < s->n_endpoints)
+                        room *= 2;
+                c.endpoints = malloc(room * sizeof(Endpoint));
                 if (!c.endpoints) {
                         settings_done(&c);
                         return -ENOMEM;
@@ -271,10 +276,25 @@ static size_t endpoint_find(const Settings *s, const Endpoint *e, bool *found) {
         return lo;
 }
 
+/* Room for one more. Doubling at powers of two keeps growth amortized O(1) without a capacity
+ * field (copies of a Settings never share the array). */
+static int endpoints_reserve(Settings *s) {
+        Endpoint *v;
+
+        if (s->n_endpoints != 0 && (s->n_endpoints & (s->n_endpoints - 1)) != 0)
+                return 0;
+        v = realloc(s->endpoints, (s->n_endpoints ? 2 * s->n_endpoints : 1) * sizeof(Endpoint));
+        if (!v)
+                return -ENOMEM;
+        s->endpoints = v;
+        return 0;
+}
+
 int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERROR_MAX]) {
         Endpoint *v;
         bool found;
         size_t i;
+        int r;
 
         i = endpoint_find(s, e, &found);
         if (found)
@@ -282,12 +302,12 @@ int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERRO
         if (s->n_endpoints >= ENDPOINTS_MAX)
                 return errorf(error, -E2BIG, "Endpoints: more than %d entries", ENDPOINTS_MAX);
 
-        v = realloc(s->endpoints, (s->n_endpoints + 1) * sizeof(Endpoint));
-        if (!v)
-                return -ENOMEM;
+        r = endpoints_reserve(s);
+        if (r < 0)
+                return r;
+        v = s->endpoints;
         memmove(v + i + 1, v + i, (s->n_endpoints - i) * sizeof(Endpoint));
         v[i] = *e;
-        s->endpoints = v;
         s->n_endpoints++;
         return 0;
 }
@@ -306,14 +326,10 @@ int settings_remove_endpoint(Settings *s, const Endpoint *e) {
 }
 
 int settings_append_endpoint(Settings *s, const Endpoint *e) {
-        /* Doubling at powers of two keeps appends amortized O(1) without a capacity field. */
-        if (s->n_endpoints == 0 || (s->n_endpoints & (s->n_endpoints - 1)) == 0) {
-                Endpoint *v = realloc(s->endpoints,
-                                      (s->n_endpoints ? 2 * s->n_endpoints : 1) * sizeof(Endpoint));
-                if (!v)
-                        return -ENOMEM;
-                s->endpoints = v;
-        }
+        int r = endpoints_reserve(s);
+
+        if (r < 0)
+                return r;
         s->endpoints[s->n_endpoints++] = *e;
         return 0;
 }

@@ -164,6 +164,29 @@ TEST(endpoint_limit) {
         ASSERT_EQ(s.n_endpoints, ENDPOINTS_MAX);
 }
 
+/* Copies and grows interleaved: every size from 0 to 40, each copy grown by one. */
+TEST(endpoint_copy_then_add) {
+        _cleanup_(settings_done) Settings s;
+        Endpoint e;
+
+        settings_init(&s);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, error), 0);
+        for (uint16_t n = 1; n <= 40; n++) {
+                _cleanup_(settings_done) Settings c = {};
+
+                ASSERT_EQ(settings_copy(&s, &c), 0);
+                e.port = n;
+                ASSERT_EQ(settings_add_endpoint(&c, &e, error), 0);
+                ASSERT_EQ(c.n_endpoints, s.n_endpoints + 1);
+                e.port = (uint16_t)(1000 + n);
+                ASSERT_EQ(settings_append_endpoint(&c, &e), 0);
+                ASSERT_EQ(settings_normalize_endpoints(&c, error), 0);
+                ASSERT_EQ(c.n_endpoints, s.n_endpoints + 2);
+                e.port = n;
+                ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0);
+        }
+}
+
 static const char full_text[] = "version=1\n"
                                 "Enabled=true\n"
                                 "Persistent=true\n"
@@ -242,6 +265,7 @@ int main(void) {
         RUN(endpoint_parse_bad);
         RUN(endpoint_set);
         RUN(endpoint_limit);
+        RUN(endpoint_copy_then_add);
         RUN(text_round_trip);
         RUN(text_defaults_and_comments);
         RUN(text_corrupt);
