@@ -11,6 +11,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <net/if.h>
 #include <string.h>
@@ -563,6 +564,38 @@ static void rule_loopback(Builder *b, Direction d) {
         rule_emit(b, r);
 }
 
+/* Replies to what containers and VMs behind us sent into a tunnel arrive from the tunnel and
+ * are forwarded out of their (non-tunnel) veth or bridge: accept those, and only replies.
+ * In output the input interface is unknown and this never matches; in postrouting it is the
+ * forwarded packet's, so locally sent packets re-routed after our output chain never do. */
+static void rule_tunnel_replies(Builder *b) {
+        struct nftnl_rule *r = rule_new(b, allow_chain(EGRESS));
+        struct nftnl_expr *e;
+        uint32_t states = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED),
+                 zero = 0;
+
+        put_iface(b, r, INGRESS);
+        put_lookup(b, r, reg32(0), SET_TUNNELS);
+        e = nftnl_expr_alloc("ct");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg32(0));
+        }
+        put_expr(b, r, e);
+        e = nftnl_expr_alloc("bitwise");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg32(0));
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg32(0));
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(states));
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &states, sizeof(states));
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+        }
+        put_expr(b, r, e);
+        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &zero, sizeof(zero));
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
 static void rule_tunnels(Builder *b, Direction d) {
         struct nftnl_rule *r = rule_new(b, allow_chain(d));
 
@@ -659,6 +692,8 @@ static void rules_lan(Builder *b, Direction d, int family) {
 static void rules_allow(Builder *b, Direction d) {
         rule_loopback(b, d);
         rule_tunnels(b, d);
+        if (d == EGRESS)
+                rule_tunnel_replies(b);
         rule_endpoints(b, d, AF_INET);
         rule_endpoints(b, d, AF_INET6);
         if (b->settings->allow_dhcp)

@@ -218,24 +218,30 @@ TEST(allow_rules) {
 
         build(&b, &s, &(RulesetParams){});
         n = chain_rules(&b, "allow_egress", rules, 32);
-        /* lo, tunnels, endpoints v4+v6, DHCPv4, DHCPv6, ICMPv6; no LAN by default */
-        ASSERT_EQ(n, 7);
+        /* lo, tunnels, replies from tunnels, endpoints v4+v6, DHCPv4, DHCPv6, ICMPv6; no LAN */
+        ASSERT_EQ(n, 8);
         ASSERT(strstr(rules[0], "meta load oifname"));
         ASSERT(strstr(rules[0], "0x00006f6c 0x00000000 0x00000000 0x00000000")); /* "lo" */
         ASSERT(strstr(rules[1], "lookup reg 1 set tunnels"));
+        /* Forwarded replies from a tunnel: ct state established,related, as nft(8) writes it. */
+        ASSERT(strstr(rules[2], "meta load iifname => reg 1"));
+        ASSERT(strstr(rules[2], "lookup reg 1 set tunnels"));
+        ASSERT(strstr(rules[2], "ct load state => reg 1"));
+        ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000"));
+        ASSERT(strstr(rules[2], "cmp neq reg 1 0x00000000"));
         /* ip daddr (offset 16) . l4proto . dport (offset 2) in consecutive 32-bit registers */
-        ASSERT(strstr(rules[2], "payload load 4b @ network header + 16 => reg 1"));
-        ASSERT(strstr(rules[2], "meta load l4proto => reg 9"));
-        ASSERT(strstr(rules[2], "payload load 2b @ transport header + 2 => reg 10"));
-        ASSERT(strstr(rules[2], "lookup reg 1 set endpoints4"));
-        ASSERT(strstr(rules[3], "payload load 16b @ network header + 24 => reg 1"));
-        ASSERT(strstr(rules[3], "meta load l4proto => reg 2"));
-        ASSERT(strstr(rules[3], "lookup reg 1 set endpoints6"));
+        ASSERT(strstr(rules[3], "payload load 4b @ network header + 16 => reg 1"));
+        ASSERT(strstr(rules[3], "meta load l4proto => reg 9"));
+        ASSERT(strstr(rules[3], "payload load 2b @ transport header + 2 => reg 10"));
+        ASSERT(strstr(rules[3], "lookup reg 1 set endpoints4"));
+        ASSERT(strstr(rules[4], "payload load 16b @ network header + 24 => reg 1"));
+        ASSERT(strstr(rules[4], "meta load l4proto => reg 2"));
+        ASSERT(strstr(rules[4], "lookup reg 1 set endpoints6"));
         ASSERT_EQ(count_matching(rules, n, "meta load mark"), 0);
-        ASSERT(strstr(rules[4], "cmp eq reg 1 0x00004400"));  /* sport 68 */
-        ASSERT(strstr(rules[4], "cmp eq reg 1 0x00004300"));  /* dport 67 */
-        ASSERT(strstr(rules[6], "cmp gte reg 1 0x00000085")); /* 133 */
-        ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000088")); /* 136 */
+        ASSERT(strstr(rules[5], "cmp eq reg 1 0x00004400"));  /* sport 68 */
+        ASSERT(strstr(rules[5], "cmp eq reg 1 0x00004300"));  /* dport 67 */
+        ASSERT(strstr(rules[7], "cmp gte reg 1 0x00000085")); /* 133 */
+        ASSERT(strstr(rules[7], "cmp lte reg 1 0x00000088")); /* 136 */
 
         /* Ingress matches the source address and port of replies. */
         n = chain_rules(&b, "allow_ingress", rules, 32);
@@ -250,7 +256,7 @@ TEST(allow_rules) {
         s.allow_lan = true;
         build(&off, &s, &(RulesetParams){});
         n = chain_rules(&off, "allow_egress", rules, 32);
-        ASSERT_EQ(n, 4 + 6);
+        ASSERT_EQ(n, 5 + 6);
         ASSERT_EQ(count_matching(rules, n, "0x00004300"), 0);
         ASSERT_EQ(count_matching(rules, n, "set lan4"), 3);
         ASSERT_EQ(count_matching(rules, n, "set lan6"), 3);
@@ -431,7 +437,7 @@ TEST(block_all) {
         settings_init_block_all(&s);
         build(&b, &s, &(RulesetParams){});
         /* Only loopback gets out: the tunnel and endpoint sets are empty, no DHCP, no LAN. */
-        ASSERT_EQ(chain_rules(&b, "allow_egress", rules, 32), 4);
+        ASSERT_EQ(chain_rules(&b, "allow_egress", rules, 32), 5);
         ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 0);
         ASSERT_EQ(set_elems(&b, "endpoints4", NULL, 0, &msgs), 0);
         ASSERT_EQ(set_elems(&b, "endpoints6", NULL, 0, &msgs), 0);
