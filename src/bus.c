@@ -84,10 +84,11 @@ static int check_authorized(sd_bus_message *msg, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (!ok)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Changing the kill switch needs root or the polkit "
-                                         "action %s",
-                                         KS_POLKIT_ACTION);
+                return sd_bus_error_setf(
+                        error, SD_BUS_ERROR_ACCESS_DENIED,
+                        "Changing or probing the kill switch needs root or the polkit "
+                        "action %s",
+                        KS_POLKIT_ACTION);
         return 0;
 }
 

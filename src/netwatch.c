@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <linux/rtnetlink.h>
+#include <net/if_arp.h>
 #include <netlink/cache.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -301,6 +302,34 @@ int netwatch_lan_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns,
         }
         *ret = l.v;
         *ret_n = n;
+        return 0;
+}
+
+int netwatch_uplink_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, char *buf,
+                            size_t size) {
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (struct nl_object *o = nl_cache_get_first(w->routes); o; o = nl_cache_get_next(o)) {
+                struct rtnl_route *rt = (struct rtnl_route *)o;
+                struct nl_addr *dst = rtnl_route_get_dst(rt);
+                struct rtnl_link *link;
+                const char *name;
+
+                if (rtnl_route_get_table(rt) != RT_TABLE_MAIN || rtnl_route_get_nnexthops(rt) < 1 ||
+                    (dst && nl_addr_get_prefixlen(dst) != 0))
+                        continue;
+                link = rtnl_link_get(w->links,
+                                     rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rt, 0)));
+                if (!link)
+                        continue;
+                name = rtnl_link_get_name(link);
+                if (name && rtnl_link_get_arptype(link) == ARPHRD_ETHER &&
+                    matches_any(name, patterns, n_patterns) && !strstr(buf, name) && used < size)
+                        used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                                 name);
+                rtnl_link_put(link);
+        }
         return 0;
 }
 

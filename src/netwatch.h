@@ -34,6 +34,11 @@ int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, Link
 int netwatch_outside_links(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
                            size_t *ret_n);
 
+/* Links matching a tunnel pattern that look like a physical uplink instead: Ethernet, with a
+ * default route through them. Their names, comma-separated, in buf ("" if none). */
+int netwatch_uplink_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, char *buf,
+                            size_t size);
+
 /* The subnets directly connected to links that are up and are neither loopback nor tunnels:
  * from the addresses on them and from routes without a gateway. Sorted, unique. */
 int netwatch_lan_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret,

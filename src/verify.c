@@ -244,7 +244,8 @@ static int probe(int family, int type, const char *ifname, const char *addr, uin
 
 typedef struct Tally {
         unsigned refused, sent, no_route, failed;
-        char leaks[256];
+        char leaks[400];   /* the probes that left, by kind and interface */
+        unsigned omitted;  /* leaks that did not fit in 'leaks' */
         char failure[128]; /* the first probe that could not be tried, and why */
 } Tally;
 
@@ -260,9 +261,19 @@ static void tally(Tally *t, int r, const char *what) {
                 break;
         case SENT:
                 t->sent++;
-                snprintf(t->leaks + used, sizeof(t->leaks) - used, "%s%s", used ? ", " : "", what);
+                /* Keep room for the count of those that do not fit. */
+                if (used + strlen(what) + 2 < sizeof(t->leaks) - 16)
+                        snprintf(t->leaks + used, sizeof(t->leaks) - used, "%s%s", used ? ", " : "",
+                                 what);
+                else
+                        t->omitted++;
                 break;
         }
+}
+
+static int report_leak(Report *rep, const char *check, const char *what, const Tally *t) {
+        return report_add(rep, check, false, "LEAK: %s%s %s", what, t->leaks,
+                          t->omitted ? "(and more)" : "");
 }
 
 /* UDP and TCP, IPv4 and IPv6, to 'addr4'/'addr6' on 'port', from one interface. */
@@ -299,8 +310,11 @@ static bool probes_meaningful(void) {
 
 static int check_outside(Manager *m, Report *rep, const LinkInfo *links, size_t n_links) {
         uint64_t before = 0, after = 0, bytes;
+        char suspect[128] = "";
         Tally t = {};
 
+        (void)netwatch_uplink_tunnels(m->netwatch, m->settings.tunnels, m->settings.n_tunnels,
+                                      suspect, sizeof(suspect));
         (void)nft_get_counter(m->nft, &before, &bytes);
         for (size_t i = 0; i < n_links; i++) {
                 probe_interface(links[i].name, PROBE4, PROBE6, 9, true, &t);
@@ -321,7 +335,14 @@ static int check_outside(Manager *m, Report *rep, const LinkInfo *links, size_t 
         (void)nft_get_counter(m->nft, &after, &bytes);
 
         if (t.sent > 0)
-                return report_add(rep, "outside", false, "LEAK: sent %s", t.leaks);
+                return report_leak(rep, "outside", "sent ", &t);
+        /* A Tunnels pattern that matches the physical uplink makes it "inside": nothing above
+         * probed it, and everything leaves through it in the clear. */
+        if (suspect[0])
+                return report_add(rep, "outside", false,
+                                  "%s match Tunnels but are Ethernet links carrying the default "
+                                  "route: traffic through them is not tunnelled",
+                                  suspect);
         if (t.failed > 0)
                 return report_add(rep, "outside", false, "%u probe(s) could not be tried (%s)",
                                   t.failed, t.failure);
@@ -345,7 +366,7 @@ static int check_dns(Manager *m, Report *rep, const LinkInfo *links, size_t n_li
                 probe_interface(links[i].name, PROBE4_DNS, PROBE6_DNS, 53, true, &t);
         (void)nft_get_counter(m->nft, &after, &bytes);
         if (t.sent > 0)
-                return report_add(rep, "dns", false, "LEAK: DNS sent %s", t.leaks);
+                return report_leak(rep, "dns", "DNS sent ", &t);
         if (t.failed > 0)
                 return report_add(rep, "dns", false, "%u probe(s) could not be tried (%s)",
                                   t.failed, t.failure);
@@ -356,21 +377,24 @@ static int check_dns(Manager *m, Report *rep, const LinkInfo *links, size_t n_li
 }
 
 static int check_tunnels(Manager *m, Report *rep) {
-        Tally t = {};
-        size_t up = 0;
+        char refused[200] = "";
+        size_t up = 0, used = 0;
 
         for (size_t i = 0; i < m->n_tunnel_links; i++) {
+                Tally t = {};
+
                 if (!m->tunnel_links[i].up)
                         continue;
                 up++;
                 probe_interface(m->tunnel_links[i].name, PROBE4, PROBE6, 9, false, &t);
+                if (t.sent == 0 && used < sizeof(refused))
+                        used += (size_t)snprintf(refused + used, sizeof(refused) - used, "%s%s",
+                                                 used ? ", " : "", m->tunnel_links[i].name);
         }
         if (up == 0)
                 return report_add(rep, "tunnel", true, "no tunnel is up: nothing to try");
-        if (t.sent == 0)
-                return report_add(rep, "tunnel", false,
-                                  "traffic into the tunnel(s) is refused (%u probe(s))",
-                                  t.refused + t.no_route + t.failed);
+        if (refused[0])
+                return report_add(rep, "tunnel", false, "traffic into %s is refused", refused);
         return report_add(rep, "tunnel", true, "traffic into %zu tunnel(s) is allowed", up);
 }
 
