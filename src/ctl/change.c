@@ -49,7 +49,7 @@ int verb_endpoint(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         const char *protocol = argc > 4 ? argv[4] : "udp";
         uint16_t port;
-        bool add;
+        bool add = false;
         int r;
 
         r = parse_add_remove(argv[0], argv[1], &add);
@@ -69,7 +69,7 @@ int verb_endpoint(Ctl *c, int argc, char **argv) {
 
 int verb_tunnel(Ctl *c, int argc _unused_, char **argv) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        bool add;
+        bool add = false;
         int r;
 
         r = parse_add_remove(argv[0], argv[1], &add);
