@@ -1,0 +1,498 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Boot test: the systemd units in a real boot, with systemd as PID 1.
+#
+# A Debian 12 root file system (debootstrap, cached under $KS_BOOT_CACHE) is booted with
+# `systemd-nspawn --boot`, once per scenario, each time on a fresh overlay over the pristine
+# cache. The project goes in with its own install rules (`cmake --install`, prefix /usr), the
+# units are enabled offline (`systemctl --root`), a saved state is put in place, and
+# systemd-networkd configures the container's link host0. A checker unit records the boot to
+# a directory of ours and ends the container; the verdicts are given here.
+#
+#   persist    Enabled and Persistent: the table is in force before systemd-networkd starts
+#              and before any link is up; killswitchd.service adopts it (Protection "owner");
+#              stopping it leaves the table, a new instance (start, or restart after SIGKILL)
+#              takes it back, and the boot unit started again changes nothing.
+#   corrupt    a corrupt state file: the boot installs the block-everything table and
+#              killswitchd-boot.service is failed, visibly.
+#   nopersist  Enabled but not Persistent: nothing is installed at boot.
+#   control    killswitchd-boot.service ordered After=systemd-networkd.service instead: the
+#              ordering checks of "persist" must fail, or they prove nothing.
+#
+# SAFETY: the machine's own network is never touched. Each container runs in a network
+# namespace created for it (`unshare --net`, so even the host end of its veth lives and dies
+# there); every mount (overlays, tmpfs, debootstrap's) is made in a private mount namespace
+# that vanishes with this script; the only processes stopped are the ones started here.
+#
+# Environment: KS_SOURCE_DIR (the source tree), KS_BOOT_WORK_DIR (build tree and logs, default
+# $KS_SOURCE_DIR/build/tests/boot), KS_BOOT_CACHE (default /var/cache/killswitchd-test),
+# KS_BOOT_MIRROR (a Debian mirror for debootstrap; default: debootstrap's own),
+# KS_BOOT_SCENARIOS (default "persist corrupt nopersist control"). Needs root; without it the
+# test is skipped (77), except under CI where that is a failure.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC=${KS_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}
+WORK=${KS_BOOT_WORK_DIR:-$SRC/build/tests/boot}
+CACHE=${KS_BOOT_CACHE:-/var/cache/killswitchd-test}
+SCENARIOS=${KS_BOOT_SCENARIOS:-persist corrupt nopersist control}
+
+SUITE=bookworm
+# What the container needs: systemd as init, the bus, nft and ip for the records, and the
+# libraries the installed binaries link.
+PACKAGES=systemd,systemd-sysv,dbus,nftables,iproute2,libnftnl11,libmnl0,libnl-3-200,libnl-route-3-200,libjson-c5
+# Bump to rebuild every cached root file system.
+CACHE_FORMAT=1
+BOOT_TIMEOUT=${KS_BOOT_TIMEOUT:-90}
+MAX_EXPOSURE=2.0
+
+PASSED=0
+FAILED=0
+pass() { printf 'PASS: %s\n' "$*"; PASSED=$((PASSED + 1)); }
+fail() { printf 'FAIL: %s\n' "$*"; FAILED=$((FAILED + 1)); }
+step() { printf '\n== %s\n' "$*"; }
+die() { printf 'FAIL: boot test: setup: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+
+skip_or_fail() {
+        if [[ -n ${CI:-} ]]; then
+                die "$* (a skip is a failure under CI)"
+        fi
+        echo "SKIP: $*"
+        exit 77
+}
+
+# ------------------------------------------------------------------------------------------
+# Outside the private mount namespace: privileges and tools, then re-enter this script in it.
+
+if [[ -z ${KS_BOOT_IN_NAMESPACE:-} ]]; then
+        [[ $(id -u) -eq 0 ]] || skip_or_fail "needs root (debootstrap, systemd-nspawn, namespaces)"
+
+        need=()
+        command -v debootstrap >/dev/null || need+=(debootstrap)
+        command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+        command -v systemctl >/dev/null || need+=(systemd)
+        command -v unshare >/dev/null || need+=(util-linux)
+        if ((${#need[@]})); then
+                step "Installing ${need[*]}"
+                export DEBIAN_FRONTEND=noninteractive
+                apt-get update -qq
+                apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+        fi
+
+        # /run/systemd gets a tmpfs in the private namespace (see below); the mount point
+        # itself is ours to remove if we made it.
+        made=
+        [[ -d /run/systemd ]] || { mkdir /run/systemd && made=1; }
+        rc=0
+        KS_BOOT_IN_NAMESPACE=1 unshare --mount --propagation private -- \
+                bash "$HERE/${BASH_SOURCE[0]##*/}" "$@" || rc=$?
+        [[ -z $made ]] || rmdir /run/systemd 2>/dev/null || true
+        exit "$rc"
+fi
+
+# ------------------------------------------------------------------------------------------
+# In the private mount namespace: every mount below disappears with this process.
+
+T0=$(now)
+
+# ---- The cached root file system ------------------------------------------------------------
+
+KEY=$(printf '%s\n' "$CACHE_FORMAT" "$SUITE" minbase "$PACKAGES" | sha256sum | cut -c1-16)
+ROOTFS=$CACHE/rootfs-$SUITE-$KEY
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9
+if [[ ! -f $ROOTFS/.complete ]]; then
+        step "Building the cached root file system $ROOTFS (debootstrap, 1 to 2 minutes)"
+        t=$(now)
+        tmp=$CACHE/.building-$KEY
+        rm -rf --one-file-system "$tmp"
+        # shellcheck disable=SC2086 # no mirror: debootstrap's default
+        if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp" ${KS_BOOT_MIRROR:-} \
+                >"$CACHE/.debootstrap-$KEY.log" 2>&1; then
+                tail -n 30 "$CACHE/.debootstrap-$KEY.log" >&2
+                # debootstrap may leave /proc and /sys mounted in the target: they are in our
+                # namespace, and --one-file-system keeps rm away from them anyway.
+                umount -R "$tmp/proc" "$tmp/sys" 2>/dev/null || true
+                rm -rf --one-file-system "$tmp"
+                die "debootstrap failed (log above)"
+        fi
+        rm -f "$tmp"/var/cache/apt/archives/*.deb
+        touch "$tmp/.complete"
+        # Keep one root file system: drop those of other package lists.
+        for old in "$CACHE"/rootfs-*; do
+                [[ -d $old && $old != "$ROOTFS" ]] && rm -rf --one-file-system "$old"
+        done
+        mv "$tmp" "$ROOTFS"
+        echo "debootstrap took $(since "$t")"
+fi
+flock -u 9
+
+# ---- The project, built for prefix /usr -----------------------------------------------------
+
+step "Building the project with prefix /usr in $WORK/prefix-usr"
+mkdir -p "$WORK"
+if ! { cmake -S "$SRC" -B "$WORK/prefix-usr" -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build "$WORK/prefix-usr" -j"$(nproc)"; } \
+        >"$WORK/prefix-usr.log" 2>&1; then
+        tail -n 40 "$WORK/prefix-usr.log"
+        die "building with prefix /usr failed (log above)"
+fi
+
+LOGS=$WORK/logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+# ---- The boots' surroundings ----------------------------------------------------------------
+
+# nspawn keeps lock files under /run/systemd/nspawn, and systemd-analyze writes to
+# /run/systemd too: a tmpfs there takes them away with this namespace. Not earlier: the
+# resolver's files may live there, and debootstrap needs them.
+mount -t tmpfs -o mode=0755 tmpfs /run/systemd
+
+# With --keep-unit, nspawn makes its payload/ and supervisor/ cgroups below the one it runs
+# in, and leaves them. Give it a cgroup of ours (in each hierarchy systemd uses), removed at
+# the end with whatever the containers made in it.
+CGROUPS=()
+enter_cgroup() {
+        local line ctrl path mnt cg lines
+        # Read it whole first: entering a cgroup changes the file under a reader.
+        mapfile -t lines </proc/self/cgroup
+        for line in "${lines[@]}"; do
+                IFS=: read -r _ ctrl path <<<"$line"
+                case $ctrl in
+                "") mnt=$(findmnt -n -t cgroup2 -o TARGET | head -n 1) ;;
+                name=systemd) mnt=$(findmnt -n -t cgroup -O name=systemd -o TARGET | head -n 1) ;;
+                *) continue ;;
+                esac
+                [[ -n $mnt ]] || continue
+                cg=$mnt${path%/}/killswitchd-boot-test.$$
+                if mkdir "$cg" 2>/dev/null; then
+                        CGROUPS+=("$cg")
+                        echo $$ >"$cg/cgroup.procs" || die "cannot enter cgroup $cg"
+                fi
+        done
+}
+leave_cgroups() {
+        local cg sub
+        for cg in "${CGROUPS[@]}"; do
+                echo $$ >"${cg%/*}/cgroup.procs" 2>/dev/null || true
+                # Depth first; a cgroup that still has a process is left, and said so.
+                while read -r sub; do
+                        rmdir "$sub" 2>/dev/null || echo "warning: cgroup $sub not removed" >&2
+                done < <(find "$cg" -depth -type d)
+        done
+}
+
+RUN=$(mktemp -d /tmp/killswitchd-boot.XXXXXX)
+mount -t tmpfs -o mode=0700 tmpfs "$RUN"
+cleanup() {
+        # Unmount what is still mounted below $RUN (a container that outlived its timeout
+        # keeps nothing: nspawn's children die with it), then remove the empty mount point.
+        umount -R "$RUN" 2>/dev/null || umount -R -l "$RUN" 2>/dev/null || true
+        rmdir "$RUN" 2>/dev/null || true
+        leave_cgroups
+}
+trap cleanup EXIT
+enter_cgroup
+
+# ---- Scenarios ------------------------------------------------------------------------------
+
+write_state() {  # ROOT TEXT
+        install -d -m 0700 "$1/var/lib/killswitchd"
+        printf '%s' "$2" >"$1/var/lib/killswitchd/settings.conf"
+        chmod 0600 "$1/var/lib/killswitchd/settings.conf"
+}
+
+STATE_PERSIST='# killswitchd settings; written by the daemon, see killswitchd(8)
+version=1
+Enabled=true
+Persistent=true
+AllowLan=false
+AllowDhcp=true
+EndpointMark=0
+Tunnel=wg0
+Endpoint=198.51.100.7 51820 udp
+end
+'
+
+setup_persist() { write_state "$1" "$STATE_PERSIST"; }
+
+setup_corrupt() {
+        # Cut short: no "end" line, as after a crash in the middle of a (non-atomic) write.
+        write_state "$1" $'version=1\nEnabled=true\nPersistent=true\nTunnel=wg0\nEndpoint=198.51.100.7 5'
+}
+
+setup_nopersist() {
+        write_state "$1" "${STATE_PERSIST/Persistent=true/Persistent=false}"
+        # The service would install the table as soon as it starts (Enabled), possibly before
+        # networkd: order it after, so that what networkd sees is the boot unit's doing alone.
+        install -d "$1/etc/systemd/system/killswitchd.service.d"
+        printf '[Unit]\nAfter=systemd-networkd.service\n' \
+                >"$1/etc/systemd/system/killswitchd.service.d/ks-boot-test.conf"
+}
+
+setup_control() {
+        write_state "$1" "$STATE_PERSIST"
+        # Dependencies cannot be taken away by a drop-in, so the override is a whole unit in
+        # /etc: the same one, ordered after systemd-networkd.service instead of before
+        # network-pre.target (keeping both would be an ordering cycle).
+        sed -e 's/^Before=network-pre.target /Before=/' \
+                -e '/^RequiresMountsFor=/a After=systemd-networkd.service' \
+                "$1/usr/lib/systemd/system/killswitchd-boot.service" \
+                >"$1/etc/systemd/system/killswitchd-boot.service"
+        grep -q '^After=systemd-networkd.service' "$1/etc/systemd/system/killswitchd-boot.service" ||
+                die "control: could not reorder killswitchd-boot.service"
+}
+
+install_project() {  # ROOT
+        local root=$1
+        DESTDIR=$root cmake --install "$WORK/prefix-usr" >/dev/null || die "cmake --install failed"
+        install -D -m 0755 "$HERE/container/ks-boot-check" "$root/usr/local/libexec/ks-boot-check"
+        install -D -m 0644 "$HERE/container/ks-boot-check.service" \
+                "$root/etc/systemd/system/ks-boot-check.service"
+        install -D -m 0644 "$HERE/container/networkd-pre.conf" \
+                "$root/etc/systemd/system/systemd-networkd.service.d/ks-boot-test.conf"
+        install -D -m 0644 "$HERE/container/host0.network" \
+                "$root/etc/systemd/network/80-container-host0.network"
+        systemctl --root="$root" --quiet enable killswitchd.service killswitchd-boot.service \
+                systemd-networkd.service ks-boot-check.service 2>/dev/null ||
+                die "systemctl --root enable failed"
+}
+
+# boot NAME: a fresh overlay, the project, the scenario's set-up, one boot.
+boot() {
+        local name=$1 dir=$RUN/$1 out=$LOGS/$1 rc=0 t
+        mkdir -p "$dir/upper" "$dir/work" "$dir/root" "$out"
+        mount -t overlay overlay \
+                -o "lowerdir=$ROOTFS,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+        install_project "$dir/root"
+        "setup_$name" "$dir/root"
+        echo "$name" >"$dir/root/etc/ks-boot-test-scenario"
+        if [[ $name == persist ]]; then
+                verify_units "$dir/root"
+        fi
+        t=$(now)
+        # A network namespace of its own: --network-veth puts the host end of the veth in it.
+        (cd / && SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 unshare --net -- \
+                timeout -k 10 "$BOOT_TIMEOUT" systemd-nspawn --quiet --register=no --keep-unit \
+                --machine="ks-$name" --network-veth --bind="$out:/ks-out" \
+                --directory="$dir/root" --boot) >"$out/console" 2>&1 </dev/null || rc=$?
+        echo "boot $name: $(since "$t"), exit status $rc, console in $out/console"
+        umount "$dir/root"
+        rm -rf --one-file-system "$dir"
+        if [[ ! -f $out/check-done ]]; then
+                fail "$name: the container did not finish its records (exit status $rc); console:"
+                tail -n 40 "$out/console"
+                return 1
+        fi
+}
+
+# systemd-analyze verify, on the installed tree: binaries at the ExecStart= paths, man pages
+# for Documentation=, and every dependency among the root's units.
+verify_units() {  # ROOT
+        local root=$1 u units=() log
+        for u in killswitchd.service killswitchd-boot.service; do
+                units+=("$root/usr/lib/systemd/system/$u")
+        done
+        if log=$(MANPATH=$root/usr/share/man systemd-analyze verify --root="$root" "${units[@]}" 2>&1) &&
+                [[ -z $log ]]; then
+                pass "systemd-analyze verify: killswitchd.service killswitchd-boot.service"
+        else
+                fail "systemd-analyze verify: $log"
+        fi
+}
+
+# ---- Reading the records --------------------------------------------------------------------
+
+prop() {  # SCENARIO UNIT PROPERTY
+        sed -n "s/^$3=//p" "$LOGS/$1/$2.show"
+}
+
+# The monotonic time (µs) of networkd's first "Link UP" for a link other than loopback.
+first_link_up() {  # SCENARIO
+        awk -F= '
+                /^__MONOTONIC_TIMESTAMP=/ { mono = $2 }
+                /^MESSAGE=/ && /: Link UP$/ && !/MESSAGE=lo:/ { print mono; exit }
+                /^$/ { mono = "" }' "$LOGS/$1/networkd.journal"
+}
+
+# The ordering proof; prints why it does not hold. Used for "persist" and for the control.
+check_before_networking() {  # SCENARIO
+        local s=$1 pre=$LOGS/$1/networkd-pre ok=0 boot_t nd_t up_t
+        boot_t=$(prop "$s" killswitchd-boot.service ActiveEnterTimestampMonotonic)
+        nd_t=$(prop "$s" systemd-networkd.service InactiveExitTimestampMonotonic)
+        up_t=$(first_link_up "$s")
+        if ! [[ ${boot_t:-0} -gt 0 && ${nd_t:-0} -gt 0 && $boot_t -lt $nd_t ]]; then
+                echo "  killswitchd-boot.service active at ${boot_t:-?} µs, not before systemd-networkd.service started at ${nd_t:-?} µs"
+                ok=1
+        fi
+        if ! [[ -n $up_t && $boot_t -lt $up_t ]]; then
+                echo "  killswitchd-boot.service active at ${boot_t:-?} µs, not before the first link up at ${up_t:-never} µs"
+                ok=1
+        fi
+        if ! [[ -f $pre ]] || ! grep -q '^table inet killswitchd' "$pre" ||
+                ! grep -q 'hook output priority filter; policy drop;' "$pre"; then
+                echo "  table inet killswitchd was not in force when systemd-networkd started:"
+                sed 's/^/    | /' "$pre" 2>/dev/null | head -n 5
+                ok=1
+        fi
+        # No link but loopback up yet (flags in <...> of `ip -o link`).
+        if ! [[ -f $pre ]] || awk -F': ' '/^[0-9]+: / && $2 !~ /^lo$/ && $3 ~ /[<,]UP[,>]/ { bad = 1 } END { exit !bad }' "$pre"; then
+                echo "  a link was already up when systemd-networkd started"
+                ok=1
+        fi
+        return $ok
+}
+
+expect() {  # DESC CMD...
+        local desc=$1
+        shift
+        if "$@"; then pass "$desc"; else fail "$desc"; fi
+}
+
+# What a scenario's records say: a file of $LOGS/SCENARIO matches a pattern (grep).
+has() {  # SCENARIO FILE PATTERN
+        [[ -f $LOGS/$1/$2 ]] && grep -q -- "$3" "$LOGS/$1/$2"
+}
+record() {  # SCENARIO FILE: its first line, for messages
+        head -n 1 "$LOGS/$1/$2" 2>/dev/null || echo "(none)"
+}
+unit_state() {  # SCENARIO UNIT: ActiveState/SubState/Result
+        echo "$(prop "$1" "$2" ActiveState)/$(prop "$1" "$2" SubState)/$(prop "$1" "$2" Result)"
+}
+
+persist_back_after_kill() {
+        [[ $(record persist life-restarts-after-kill) == 1 &&
+                $(record persist life-protection-after-kill) == "$(record persist prop-Protection)" ]]
+}
+persist_boot_restart_refused() {
+        has persist life-boot-restart '^status=1$' &&
+                has persist life-boot-restart 'Operation not permitted' &&
+                has persist life-protection-after-boot-restart '^s "owner"$' &&
+                has persist life-table-final 'elements = { "wg0" }'
+}
+
+verdict_persist() {
+        local s=persist why boot_t nd_t up_t kver score
+        if why=$(check_before_networking $s); then
+                pass "persist: table in force before systemd-networkd started and before any link was up"
+        else
+                fail "persist: ordering:"$'\n'"$why"
+        fi
+        expect "persist: killswitchd-boot.service active/exited/success ($(unit_state $s killswitchd-boot.service))" \
+                test "$(unit_state $s killswitchd-boot.service)" = active/exited/success
+        expect "persist: killswitchd.service active/running ($(unit_state $s killswitchd.service))" \
+                test "$(unit_state $s killswitchd.service)" = active/running/success
+        kver=$(uname -r | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
+        if ((kver >= 6009)); then
+                expect "persist: killswitchd.service adopted the table: Protection $(record $s prop-Protection)" \
+                        has $s prop-Protection '^s "owner"$'
+        else
+                expect "persist: Protection \"monitor\" (Linux $(uname -r) has no owner/persist tables)" \
+                        has $s prop-Protection '^s "monitor"$'
+        fi
+        expect "persist: the saved settings in force at the end (tunnel wg0)" \
+                has $s table-final 'elements = { "wg0" }'
+        expect "persist: the system is running ($(record $s system-state))" \
+                has $s system-state '^running$'
+
+        boot_t=$(prop $s killswitchd-boot.service ActiveEnterTimestampMonotonic)
+        nd_t=$(prop $s systemd-networkd.service InactiveExitTimestampMonotonic)
+        up_t=$(first_link_up $s)
+        if [[ -n $boot_t && -n $nd_t && -n $up_t ]]; then
+                awk -v b="$boot_t" -v n="$nd_t" -v u="$up_t" 'BEGIN {
+                        printf "MEASURED: table in force at %.6f s (monotonic); systemd-networkd started %.1f ms later; first link up %.1f ms after the table\n",
+                                b / 1e6, (n - b) / 1e3, (u - b) / 1e3 }'
+        fi
+
+        expect "persist: systemctl stop killswitchd leaves the table in force" \
+                has $s life-table-after-stop '^table inet killswitchd'
+        expect "persist: started again, it takes the table back: Protection $(record $s life-protection-after-start)" \
+                test "$(record $s life-protection-after-start)" = "$(record $s prop-Protection)"
+        expect "persist: after SIGKILL, Restart=on-failure brings it back (NRestarts $(record $s life-restarts-after-kill)), Protection $(record $s life-protection-after-kill)" \
+                persist_back_after_kill
+        if ((kver >= 6009)); then
+                expect "persist: killswitchd-boot.service started again while the service owns the table fails, and changes nothing" \
+                        persist_boot_restart_refused
+        fi
+
+        score=$(sed -n 's/.*Overall exposure level for killswitchd.service: \([0-9.]*\).*/\1/p' "$LOGS/$s/security")
+        if [[ -n $score ]] && awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }'; then
+                pass "persist: systemd-analyze security killswitchd.service: exposure $score <= $MAX_EXPOSURE"
+        else
+                fail "persist: systemd-analyze security killswitchd.service: exposure ${score:-unknown} > $MAX_EXPOSURE"
+        fi
+        score=$(sed -n 's/.*Overall exposure level for killswitchd-boot.service: \([0-9.]*\).*/\1/p' "$LOGS/$s/security-boot")
+        echo "MEASURED: systemd-analyze security killswitchd-boot.service: exposure ${score:-unknown}"
+}
+
+corrupt_status_visible() {
+        has corrupt killswitchd-boot.service.status 'Active: failed' &&
+                has corrupt killswitchd-boot.service.status 'Saved settings unusable'
+}
+corrupt_blocked_at_networkd() {
+        # The table, with nothing allowed: no tunnel, no endpoint (no set has elements).
+        has corrupt networkd-pre '^table inet killswitchd' &&
+                has corrupt networkd-pre 'hook output priority filter; policy drop;' &&
+                ! has corrupt networkd-pre 'elements ='
+}
+corrupt_service_blocks() {
+        has corrupt prop-Enabled '^b true$' && has corrupt prop-Tunnels '^as 0$' &&
+                has corrupt table-final '^table inet killswitchd' && ! has corrupt table-final 'elements ='
+}
+
+verdict_corrupt() {
+        local s=corrupt
+        expect "corrupt: killswitchd-boot.service failed ($(unit_state $s killswitchd-boot.service))" \
+                test "$(unit_state $s killswitchd-boot.service)" = failed/failed/exit-code
+        expect "corrupt: systemctl status killswitchd-boot shows the failure and its reason" \
+                corrupt_status_visible
+        expect "corrupt: the block-everything table was in force when systemd-networkd started" \
+                corrupt_blocked_at_networkd
+        expect "corrupt: the corrupt file was set aside as settings.conf.bad" \
+                has $s state-dir '^settings.conf.bad$'
+        expect "corrupt: killswitchd.service blocks everything (Enabled, no tunnels, no elements)" \
+                corrupt_service_blocks
+        expect "corrupt: the system is degraded ($(record $s system-state))" \
+                has $s system-state '^degraded$'
+}
+
+nopersist_no_table_at_networkd() {
+        has nopersist networkd-pre '^nft-status=1$' && ! has nopersist networkd-pre '^table inet killswitchd'
+}
+
+verdict_nopersist() {
+        local s=nopersist
+        expect "nopersist: killswitchd-boot.service succeeded ($(unit_state $s killswitchd-boot.service))" \
+                test "$(unit_state $s killswitchd-boot.service)" = active/exited/success
+        expect "nopersist: no table when systemd-networkd started" nopersist_no_table_at_networkd
+        expect "nopersist: killswitchd-boot said why" \
+                has $s killswitchd-boot.service.status 'not enabled and persistent'
+        expect "nopersist: killswitchd.service installed the table later (Enabled)" \
+                has $s table-final '^table inet killswitchd'
+}
+
+verdict_control() {
+        local why
+        if why=$(check_before_networking control); then
+                fail "control: the ordering checks passed with killswitchd-boot.service After=systemd-networkd.service: they cannot fail"
+        else
+                pass "control: with killswitchd-boot.service After=systemd-networkd.service the ordering checks fail:"$'\n'"$why"
+        fi
+}
+
+for s in $SCENARIOS; do
+        step "Boot: $s"
+        if boot "$s"; then
+                "verdict_$s"
+        fi
+done
+
+step "Done in $(since "$T0") (logs in $LOGS)"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
