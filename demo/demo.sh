@@ -23,16 +23,20 @@ say() { printf '%s\n' "$*"; }
 chapter() { printf '\n%s[%s]%s %s\n' "$B" "$1" "$N" "$2"; }
 
 # --------------------------------------------------------------------------
-# ks_configure: the one place where the demo talks to killswitchd.
-# Today: write settings.conf and (re)start the daemon, which installs or
-# re-takes the table.  With the D-Bus API this becomes, against a running
-# daemon:
-#   busctl call org.killswitchd.KillSwitch1 /org/killswitchd/KillSwitch1 \
-#     org.killswitchd.KillSwitch1 Apply 'a{sv}' 3 Enabled b true \
-#     Tunnels as 1 "$KS_WG_CLI" Endpoints 'a(sqs)' 1 "$KS_SRV_V4" 51820 udp
+# ks_configure: the one place where the demo talks to killswitchd, the way a
+# VPN client does: over D-Bus (a private bus standing in for the system bus).
+KILLSWITCHCTL=${KILLSWITCHCTL:-$(dirname "$KILLSWITCHD")/ctl/killswitchctl}
 ks_configure() {
-    daemon_apply "$KS_TMP/state" Enabled=true "Tunnel=$KS_WG_CLI" "Endpoint=$KS_SRV_V4 $KS_WG_PORT udp"
+    [[ -n ${KS_DAEMON_PID:-} ]] || start_daemon "$KS_CLI" "$KS_TMP/state"
+    say "    \$ busctl call org.killswitchd.KillSwitch1 /org/killswitchd/KillSwitch1 \\"
+    say "        org.killswitchd.KillSwitch1 Apply 'a{sv}' 4 Enabled b true Persistent b true \\"
+    say "        Tunnels as 1 $KS_WG_CLI Endpoints 'a(sqs)' 1 $KS_SRV_V4 $KS_WG_PORT udp"
+    busctl --address "$DBUS_SYSTEM_BUS_ADDRESS" call org.killswitchd.KillSwitch1 \
+        /org/killswitchd/KillSwitch1 org.killswitchd.KillSwitch1 Apply 'a{sv}' 4 \
+        Enabled b true Persistent b true Tunnels as 1 "$KS_WG_CLI" \
+        Endpoints 'a(sqs)' 1 "$KS_SRV_V4" "$KS_WG_PORT" udp
 }
+ks_ctl() { DBUS_SYSTEM_BUS_ADDRESS=$DBUS_SYSTEM_BUS_ADDRESS NO_COLOR=1 "$KILLSWITCHCTL" "$@" | sed 's/^/    /'; }
 # --------------------------------------------------------------------------
 
 # measure SECONDS: packets the flood sent, refused (EPERM), leaked in clear
@@ -91,6 +95,10 @@ tunnel_up
 tunnel_flows 10 || ks_die "the tunnel does not come back"
 measure 1
 say "    in 1 s: $TUNNELED packets arrived through the tunnel, $(leaked)"
+say "    \$ killswitchctl status"
+ks_ctl status
+say "    \$ killswitchctl verify"
+ks_ctl verify || ks_die "killswitchctl verify failed"
 
 chapter 7 "killswitchd itself crashes (kill -9); the VPN client crashes too"
 kill_daemon "$KS_DAEMON_PID"
