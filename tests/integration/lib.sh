@@ -76,7 +76,7 @@ expect_not() {  # DESC CMD...: the command must fail
     if "$@"; then ks_fail "$desc (command succeeded: $*)"; else ks_pass "$desc"; fi
 }
 
-# A property the brief asks for that the kernel cannot give: reported as
+# A property the design wants that the kernel cannot give: reported as
 # XFAIL, a failure only with KS_STRICT=1.
 ks_known_gap() {
     if [[ ${KS_STRICT:-0} == 1 ]]; then ks_fail "$*"; else printf 'XFAIL (known gap): %s\n' "$*"; fi
