@@ -271,7 +271,9 @@ static const LinkInfo *link_find(const LinkInfo *v, size_t n, const char *name) 
         return NULL;
 }
 
-/* TunnelChanged for every matching interface that appeared, went, or went up or down. */
+/* TunnelChanged whenever a matching interface's "up" changes, an absent one counting as down:
+ * a tunnel that appears up, goes up, goes down or disappears while up is signalled once. (A
+ * VPN client's crash is "down" then "deleted" from the kernel: one signal, not two.) */
 static bool manager_update_tunnels(Manager *m, bool emit) {
         LinkInfo *links;
         size_t n;
@@ -283,18 +285,15 @@ static bool manager_update_tunnels(Manager *m, bool emit) {
         for (size_t i = 0; i < n; i++) {
                 const LinkInfo *old = link_find(m->tunnel_links, m->n_tunnel_links, links[i].name);
 
-                if (old && old->up == links[i].up)
+                if ((old && old->up) == links[i].up)
                         continue;
                 changed = true;
-                log_info("Tunnel %s %s.", links[i].name,
-                         links[i].up ? "is up"
-                         : old       ? "went down"
-                                     : "appeared, down");
+                log_info("Tunnel %s is %s.", links[i].name, links[i].up ? "up" : "down");
                 if (emit)
                         bus_emit_tunnel_changed(m, links[i].name, links[i].up);
         }
         for (size_t i = 0; i < m->n_tunnel_links; i++) {
-                if (link_find(links, n, m->tunnel_links[i].name))
+                if (!m->tunnel_links[i].up || link_find(links, n, m->tunnel_links[i].name))
                         continue;
                 changed = true;
                 log_info("Tunnel %s is gone.", m->tunnel_links[i].name);
@@ -376,14 +375,46 @@ static void on_network_event(void *userdata) {
         manager_update_network(userdata, true);
 }
 
+int manager_table_diff(Manager *m, const Lines *have, Lines *missing, Lines *extra) {
+        _cleanup_(lines_done) Lines want = {};
+        _cleanup_(batch_done) Batch b = {};
+        RulesetParams p = {
+                .table_flags = m->protection == PROTECTION_OWNER ? TABLE_FLAGS_OWNED : 0,
+        };
+        int r;
+
+        batch_init(&b, 0);
+        r = ruleset_build(&b, &m->settings, m->lan, m->n_lan, &p);
+        if (r >= 0)
+                r = lines_add_batch(&want, &b);
+        if (r < 0)
+                return r;
+        lines_sort(&want);
+        return lines_diff(&want, have, missing, extra);
+}
+
+/* Lost nftables events (our own large commits overflow the monitor's socket too): look at the
+ * table itself rather than assume the worst and rebuild, which would overflow it again. */
+static bool manager_table_intact(Manager *m) {
+        _cleanup_(lines_done) Lines have = {}, missing = {}, extra = {};
+
+        return table_read(m->nft, &have) >= 0 &&
+               manager_table_diff(m, &have, &missing, &extra) >= 0 && missing.n == 0 &&
+               extra.n == 0;
+}
+
 /* Someone else changed our table: put ours back whole, then say so. */
-static void on_tampered(const char *what, const char *culprit, void *userdata) {
+static void on_tampered(const char *what, const char *culprit, bool lost, void *userdata) {
         Manager *m = userdata;
         char error[ERROR_MAX];
         int r;
 
         if (!m->settings.enabled)
                 return;
+        if (lost && manager_table_intact(m)) {
+                log_debug("nftables events lost; the table is as it should be.");
+                return;
+        }
         if (m->tamper_report) {
                 log_warning("Table inet killswitchd changed by %s (%s): left as it is "
                             "(--tamper=report).",

@@ -64,21 +64,35 @@ static int refill_all(Netwatch *w) {
         return 0;
 }
 
+/* After an overflow the socket still holds messages from before it: applied on top of a fresh
+ * dump they would bring back what is gone. Throw them away first. */
+static void drain(int fd) {
+        static uint8_t junk[64 * 1024];
+
+        while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) >= 0 || errno == ENOBUFS ||
+               errno == EINTR)
+                ;
+}
+
 static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Netwatch *w = userdata;
         int r;
 
-        (void)s, (void)fd, (void)revents;
+        (void)s, (void)revents;
         r = nl_cache_mngr_data_ready(w->mngr);
         if (r < 0) {
-                /* Most likely ENOBUFS: events were lost. Never act on a stale view: re-read it
-                 * all from the kernel. */
-                log_warning("Network events lost (%s): re-reading links, addresses and routes.",
-                            nl_geterror(r));
+                /* libnl reports the kernel's ENOBUFS as NLE_NOMEM: events were lost. Never act
+                 * on a stale view: re-read it all from the kernel. */
+                log_warning("Network events lost: re-reading links, addresses and routes.");
+                drain(fd);
                 r = refill_all(w);
-                if (r < 0)
-                        log_error_errno(r, "Failed to re-read the network state: %m");
-        }
+        } else
+                /* The kernel drops IPv4 routes with their link, or with its last address,
+                 * without a word (no RTM_DELROUTE), and libnl keeps a replaced IPv6 route:
+                 * re-read the routes whenever anything happened. */
+                r = errno_from_nl(nl_cache_refill(w->sync, w->routes));
+        if (r < 0)
+                log_error_errno(r, "Failed to re-read the network state: %m");
         w->handler(w->userdata);
         return 0;
 }
@@ -126,6 +140,22 @@ static bool matches_any(const char *name, char *const *patterns, size_t n) {
         return false;
 }
 
+/* The link cache also keeps an AF_INET6 object per link (IPv6 device information), whose flags
+ * go stale and which outlives the link: only the AF_UNSPEC object is the link itself. */
+static bool link_is_real(struct rtnl_link *link) {
+        return rtnl_link_get_family(link) == AF_UNSPEC;
+}
+
+static struct rtnl_link *link_by_index(Netwatch *w, int ifindex) {
+        for (struct nl_object *o = nl_cache_get_first(w->links); o; o = nl_cache_get_next(o)) {
+                struct rtnl_link *link = (struct rtnl_link *)o;
+
+                if (link_is_real(link) && rtnl_link_get_ifindex(link) == ifindex)
+                        return link;
+        }
+        return NULL;
+}
+
 static bool link_listed(const LinkInfo *v, size_t n, const char *name) {
         for (size_t i = 0; i < n; i++)
                 if (strcmp(v[i].name, name) == 0)
@@ -143,7 +173,7 @@ int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, Link
                 const char *name = rtnl_link_get_name(link);
                 LinkInfo *t;
 
-                if (!name || !matches_any(name, patterns, n_patterns))
+                if (!link_is_real(link) || !name || !matches_any(name, patterns, n_patterns))
                         continue;
                 /* The cache may hold one object per address family for the same link. */
                 if (link_listed(v, n, name))
@@ -174,7 +204,7 @@ int netwatch_outside_links(Netwatch *w, char *const *patterns, size_t n_patterns
                 unsigned flags = rtnl_link_get_flags(link);
                 LinkInfo *t;
 
-                if (!name || !(flags & IFF_UP) || (flags & IFF_LOOPBACK) ||
+                if (!link_is_real(link) || !name || !(flags & IFF_UP) || (flags & IFF_LOOPBACK) ||
                     matches_any(name, patterns, n_patterns) || link_listed(v, n, name))
                         continue;
                 t = realloc(v, (n + 1) * sizeof(LinkInfo));
@@ -194,16 +224,11 @@ int netwatch_outside_links(Netwatch *w, char *const *patterns, size_t n_patterns
 
 /* A link that counts as "outside": up, not loopback, not a tunnel. */
 static bool link_is_lan(Netwatch *w, int ifindex, char *const *patterns, size_t n_patterns) {
-        struct rtnl_link *link = rtnl_link_get(w->links, ifindex);
-        bool ok;
+        struct rtnl_link *link = link_by_index(w, ifindex);
 
-        if (!link)
-                return false;
-        ok = (rtnl_link_get_flags(link) & IFF_UP) && !(rtnl_link_get_flags(link) & IFF_LOOPBACK) &&
-             rtnl_link_get_name(link) &&
-             !matches_any(rtnl_link_get_name(link), patterns, n_patterns);
-        rtnl_link_put(link);
-        return ok;
+        return link && (rtnl_link_get_flags(link) & IFF_UP) &&
+               !(rtnl_link_get_flags(link) & IFF_LOOPBACK) && rtnl_link_get_name(link) &&
+               !matches_any(rtnl_link_get_name(link), patterns, n_patterns);
 }
 
 int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b) {
@@ -319,8 +344,7 @@ int netwatch_uplink_tunnels(Netwatch *w, char *const *patterns, size_t n_pattern
                 if (rtnl_route_get_table(rt) != RT_TABLE_MAIN || rtnl_route_get_nnexthops(rt) < 1 ||
                     (dst && nl_addr_get_prefixlen(dst) != 0))
                         continue;
-                link = rtnl_link_get(w->links,
-                                     rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rt, 0)));
+                link = link_by_index(w, rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rt, 0)));
                 if (!link)
                         continue;
                 name = rtnl_link_get_name(link);
@@ -328,7 +352,6 @@ int netwatch_uplink_tunnels(Netwatch *w, char *const *patterns, size_t n_pattern
                     matches_any(name, patterns, n_patterns) && !strstr(buf, name) && used < size)
                         used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
                                                  name);
-                rtnl_link_put(link);
         }
         return 0;
 }
@@ -360,7 +383,8 @@ int netwatch_default_interface(Netwatch *w, char *const *patterns, size_t n_patt
                 }
         }
         ret[0] = '\0';
-        if (best_ifindex > 0)
-                rtnl_link_i2name(w->links, best_ifindex, ret, IFNAMSIZ);
+        if (best_ifindex > 0 && link_by_index(w, best_ifindex))
+                snprintf(ret, IFNAMSIZ, "%s",
+                         rtnl_link_get_name(link_by_index(w, best_ifindex)) ?: "");
         return 0;
 }
