@@ -59,7 +59,10 @@ static int check_polkit(sd_bus_message *msg, bool *ret) {
                 *ret = false;
                 return 0;
         }
-        r = sd_bus_message_read(reply, "(bb", &authorized, &challenge);
+        /* (bba{ss}): is_authorized, is_challenge, details. */
+        r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
         if (r < 0)
                 return r;
         *ret = authorized;
