@@ -70,5 +70,9 @@ bool manager_tunnel_up(Manager *m);
 int manager_lan_subnets(Manager *m, char ***ret);
 uint64_t manager_blocked_packets(Manager *m);
 
+/* What the table in the kernel ('have', from table_read()) lacks and has too much, compared
+ * with what the settings require. */
+int manager_table_diff(Manager *m, const Lines *have, Lines *missing, Lines *extra);
+
 void strv_free(char **l);
 DEFINE_FREEP(char *, strv_free)

@@ -78,6 +78,7 @@ typedef struct Scan {
         char what[128];
         char culprit[64];
         bool tampered;
+        bool lost;
         int rank; /* of the change in 'what': the table over chains over the rest */
 } Scan;
 
@@ -143,7 +144,7 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
                         if (errno == EINTR)
                                 continue;
                         if (errno == ENOBUFS) {
-                                s.tampered = true;
+                                s.tampered = s.lost = true;
                                 snprintf(s.what, sizeof(s.what), "events lost");
                                 continue;
                         }
@@ -155,7 +156,8 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
                         scan_message(m, nlh, &s);
         }
         if (s.tampered)
-                m->handler(s.what, s.culprit[0] ? s.culprit : "unknown process", m->userdata);
+                m->handler(s.what, s.culprit[0] ? s.culprit : "unknown process", s.lost,
+                           m->userdata);
         return 0;
 }
 

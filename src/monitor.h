@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-event.h>
 
 #include "macro.h"
@@ -10,10 +11,10 @@
  * the table. */
 typedef struct Monitor Monitor;
 
-/* 'what' describes the first change seen ("rule deleted from chain output"), 'culprit' who
- * made it ("pid 123 (nft)"), both for logs and the Tampered signal. 'what' is "events lost"
- * when the kernel dropped notifications: the table must be assumed changed. */
-typedef void (*monitor_handler_t)(const char *what, const char *culprit, void *userdata);
+/* 'what' describes the biggest change seen ("table deleted"), 'culprit' who made it
+ * ("pid 123 (nft)"), both for logs and the Tampered signal. 'lost': the kernel dropped
+ * notifications (what is then "events lost"), so the table may or may not have changed. */
+typedef void (*monitor_handler_t)(const char *what, const char *culprit, bool lost, void *userdata);
 
 /* Changes made through the socket with netlink port id 'self' are ours and not reported. */
 int monitor_new(sd_event *event, uint32_t self, monitor_handler_t handler, void *userdata,

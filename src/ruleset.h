@@ -5,7 +5,9 @@
 #include <stdint.h>
 
 #include "batch.h"
-#include "settings.h"
+#include "settings.h" /* netinet/in.h first: glibc then guards linux/ duplicates */
+
+#include <linux/netfilter/nf_tables.h>
 
 #define TABLE_NAME "killswitchd"
 #define COUNTER_NAME "blocked"

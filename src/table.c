@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "inspect.h"
 #include "table.h"
 
 const char *protection_to_string(Protection p) {
@@ -106,4 +107,28 @@ int table_update_lan(Nft *nft, const LanPrefix *lan, size_t n_lan, char error[st
         if (r < 0)
                 return r;
         return nft_commit(nft, &b, error);
+}
+
+static int collect(const struct nlmsghdr *nlh, void *userdata) {
+        return lines_add_message(userdata, nlh) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int table_read(Nft *nft, Lines *ret) {
+        static const uint16_t dumps[] = {NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE,
+                                         NFT_MSG_GETSET, NFT_MSG_GETOBJ};
+        static const char *const sets[] = {"tunnels", "endpoints4", "endpoints6", "lan4", "lan6"};
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(dumps); i++) {
+                r = nft_dump(nft, dumps[i], NULL, collect, ret);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
+                r = nft_dump(nft, NFT_MSG_GETSETELEM, sets[i], collect, ret);
+                if (r < 0)
+                        return r;
+        }
+        lines_sort(ret);
+        return 0;
 }

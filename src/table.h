@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "inspect.h"
 #include "nft.h"
 #include "ruleset.h"
 
@@ -23,6 +24,9 @@ int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[stat
 
 /* Replaces the LAN prefixes in the table in force. */
 int table_update_lan(Nft *nft, const LanPrefix *lan, size_t n_lan, char error[static ERROR_MAX]);
+
+/* Reads our table back from the kernel as sorted lines (see inspect.h). */
+int table_read(Nft *nft, Lines *ret);
 
 /* Deletes our table; 0 if there was none. */
 int table_remove(Nft *nft, char error[static ERROR_MAX]);

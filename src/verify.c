@@ -50,46 +50,6 @@ static int report_add(Report *r, const char *name, bool passed, const char *fmt,
 
 /* ---- the table, read back from the kernel ---- */
 
-static int collect(const struct nlmsghdr *nlh, void *userdata) {
-        return lines_add_message(userdata, nlh) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
-}
-
-static int kernel_lines(Manager *m, Lines *have) {
-        static const uint16_t dumps[] = {NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE,
-                                         NFT_MSG_GETSET, NFT_MSG_GETOBJ};
-        static const char *const sets[] = {"tunnels", "endpoints4", "endpoints6", "lan4", "lan6"};
-        int r;
-
-        for (size_t i = 0; i < ELEMENTSOF(dumps); i++) {
-                r = nft_dump(m->nft, dumps[i], NULL, collect, have);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
-                r = nft_dump(m->nft, NFT_MSG_GETSETELEM, sets[i], collect, have);
-                if (r < 0)
-                        return r;
-        }
-        lines_sort(have);
-        return 0;
-}
-
-static int expected_lines(Manager *m, Lines *want) {
-        _cleanup_(batch_done) Batch b = {};
-        RulesetParams p = {
-                .table_flags = m->protection == PROTECTION_OWNER ? TABLE_FLAGS_OWNED : 0,
-        };
-        int r;
-
-        batch_init(&b, 0);
-        r = ruleset_build(&b, &m->settings, m->lan, m->n_lan, &p);
-        if (r < 0)
-                return r;
-        r = lines_add_batch(want, &b);
-        lines_sort(want);
-        return r;
-}
-
 /* "a; b; c (+N more)" */
 static void summarize(const Lines *l, char *buf, size_t size) {
         size_t used = 0;
@@ -103,7 +63,7 @@ static void summarize(const Lines *l, char *buf, size_t size) {
 }
 
 static int check_table(Manager *m, Report *rep, const Lines *have) {
-        _cleanup_(lines_done) Lines want = {}, missing = {}, extra = {};
+        _cleanup_(lines_done) Lines missing = {}, extra = {};
         char a[200], b[200];
         TableInfo t;
         int r;
@@ -119,9 +79,7 @@ static int check_table(Manager *m, Report *rep, const Lines *have) {
                                   "%u (ours: %u)",
                                   t.flags, t.owner, nft_portid(m->nft));
 
-        r = expected_lines(m, &want);
-        if (r >= 0)
-                r = lines_diff(&want, have, &missing, &extra);
+        r = manager_table_diff(m, have, &missing, &extra);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < missing.n; i++)
@@ -433,7 +391,7 @@ int verify_run(Manager *m, Report *ret) {
                 return 0;
         }
 
-        r = kernel_lines(m, &have);
+        r = table_read(m->nft, &have);
         if (r >= 0)
                 r = check_table(m, &rep, &have);
         if (r >= 0)
