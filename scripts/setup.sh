@@ -11,14 +11,14 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 # that say where D-Bus and polkit files go. Run: nft for inspection, ip, the tunnel, a private
 # bus, python3/socat used by the tests to make and count packets, and debootstrap/nspawn for
 # the boot test in a real systemd, man-db to check the man pages, openvpn/openssl for the
-# OpenVPN hook's test.
+# OpenVPN hook's test, python3-gi for the polkit stand-in the access test runs.
 KS_PACKAGES=(
   build-essential cmake pkg-config clang-format
   libnftnl-dev libmnl-dev libsystemd-dev libnl-3-dev libnl-route-3-dev libjson-c-dev
   libdbus-1-dev libpolkit-gobject-1-dev
   nftables iproute2 wireguard-go wireguard-tools dbus python3 socat procps util-linux
   debootstrap systemd-container man-db
-  openvpn openssl
+  openvpn openssl python3-gi
 )
 
 ks_require_root() {
