@@ -11,7 +11,8 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 # that say where D-Bus and polkit files go. Run: nft for inspection, ip, the tunnel, a private
 # bus, python3/socat used by the tests to make and count packets, and debootstrap/nspawn for
 # the boot test in a real systemd, man-db to check the man pages, openvpn/openssl for the
-# OpenVPN hook's test, python3-gi for the polkit stand-in the access test runs.
+# OpenVPN hook's test, python3-gi for the polkit stand-in the access test runs, iperf3 and
+# perf for the benchmark.
 KS_PACKAGES=(
   build-essential cmake pkg-config clang-format
   libnftnl-dev libmnl-dev libsystemd-dev libnl-3-dev libnl-route-3-dev libjson-c-dev
@@ -19,6 +20,7 @@ KS_PACKAGES=(
   nftables iproute2 wireguard-go wireguard-tools dbus python3 socat procps util-linux
   debootstrap systemd-container man-db
   openvpn openssl python3-gi
+  iperf3 linux-perf
 )
 
 ks_require_root() {

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Sourced by bench/run (its functions and variables are in scope): phase_profile, where the
+# daemon's time goes in the figures that miss their goals.
+#
+#   1. Apply, 1 endpoint: wall time by system call (perf trace -s). Waiting for the disk
+#      (fsync) takes no CPU, so a CPU profile alone would not show it.
+#   2. Apply with BIG endpoints, and AddEndpoint on a table holding ADD_TOP: CPU profile of the
+#      daemon, user and kernel (perf record -g), functions by their own share of the samples.
+#
+# The tables go to $KS_TMP/profile.md, which report.py includes.
+
+# perf_start VAR OUT ARGS...: perf in the background on the daemon; its PID in VAR.
+perf_start() {
+    local __var=$1 out=$2; shift 2
+    ks_spawn "$__var" "$out.log" perf "$@"
+    sleep 0.5   # perf attaches
+}
+perf_stop() { ks_stop_pid "$1" INT; }
+# Nanoseconds on a CPU so far, all threads.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ n += $1 } END { printf "%d", n }'; }
+
+# Top functions by self time: "| share | function | object |" rows.
+perf_top() {
+    perf report -i "$1" --stdio --no-children -F overhead,sym,dso -g none --percent-limit "${2:-2}" \
+        2>/dev/null | awk '
+        /^#/ || NF < 4 { next }
+        {
+            sym = ""
+            for (i = 3; i < NF; i++) sym = sym (sym == "" ? "" : " ") $i
+            gsub(/\|/, "\\|", sym)
+            dso = $NF; sub(/^.*\//, "", dso)
+            printf "| %s | `%s` | %s |\n", $1, sym, dso
+        }' | head -n "${3:-12}"
+}
+
+phase_profile() {
+    local pid md=$KS_TMP/profile.md perf_pid n_calls=200
+    if ! ((HAVE_PERF)); then
+        echo "   (perf is missing: no profile)"
+        return 0
+    fi
+    ensure_cli_daemon
+    pid=$DAEMON_CLI
+    : >"$md"
+
+    step "Profile: Apply at 1 endpoint, wall time by system call (perf trace -s)"
+    "$KS_BENCH" apply --netns "$B_CLI" --label warm --count 2 --endpoints 1 --tunnel "$B_WGC" >/dev/null
+    local d0 b0 d1 b1
+    # CPU per call first, without perf (which slows every system call down), then the trace.
+    d0=$(cpu_ns "$pid") b0=$(cpu_ns "$KS_BUS_PID")
+    kb apply --netns "$B_CLI" --label prof.cpu --count "$n_calls" --endpoints 1 --tunnel "$B_WGC"
+    d1=$(cpu_ns "$pid") b1=$(cpu_ns "$KS_BUS_PID")
+    perf_start perf_pid "$KS_TMP/trace" trace -s -p "$pid" -o "$KS_TMP/trace.txt"
+    kb apply --netns "$B_CLI" --label prof.apply --count "$n_calls" --endpoints 1 --tunnel "$B_WGC"
+    perf_stop "$perf_pid"
+    {
+        echo "### Profile: where an \`Apply\` spends its time"
+        echo
+        awk -v n="$n_calls" -v med="$(get prof.cpu.median_us)" -v tmed="$(get prof.apply.median_us)" \
+            -v d="$((d1 - d0))" -v b="$((b1 - b0))" -v fs="$(get apply.statefs)" 'BEGIN {
+            printf "%d `Apply` calls at 1 endpoint, state directory on %s: median %.2f ms as the client saw\n", n, fs, med / 1000
+            printf "them, of which the daemon was on a CPU %.3f ms a call and dbus-daemon %.3f ms\n", d / n / 1e6, b / n / 1e6
+            printf "(`/proc/PID/task/*/schedstat`). Then %d more under `perf trace -s -p DAEMON` (median %.2f ms;\n", n, tmed / 1000
+            printf "tracing slows every system call down): the daemon'\''s system calls by the time spent in them,\n"
+            printf "waiting included (`epoll_wait` is the daemon idle between calls):\n"
+        }'
+        echo
+        echo "| system call | calls | total | per \`Apply\` | mean | max |"
+        echo "|---|---|---|---|---|---|"
+        awk -v n="$n_calls" '
+            $1 ~ /^[a-z_0-9]+$/ && $2 ~ /^[0-9]+$/ && NF >= 8 {
+                printf "| `%s` | %s | %.1f ms | %.3f ms | %.3f ms | %.2f ms |\n", $1, $2, $4, $4 / n, $6, $7
+            }' "$KS_TMP/trace.txt" | sort -t'|' -k5 -rn | head -n 8
+        echo
+    } >>"$md"
+
+    step "Profile: Apply with $BIG endpoints, CPU (perf record -g)"
+    perf_start perf_pid "$KS_TMP/perf-apply" record -g -F 2000 -p "$pid" -o "$KS_TMP/perf-apply.data"
+    kb apply --netns "$B_CLI" --label prof.big --count 20 --endpoints "$BIG" --tunnel "$B_WGC"
+    perf_stop "$perf_pid"
+    {
+        echo "### Profile: CPU of \`Apply\` with $(printf "%'d" "$BIG") endpoints"
+        echo
+        echo "\`perf record -g -p DAEMON\` (user and kernel) over 20 calls, median"
+        echo "$(awk -v x="$(get prof.big.median_us)" 'BEGIN { printf "%.1f ms", x / 1000 }'); functions by their own share of the samples:"
+        echo
+        echo "| self | function | object |"
+        echo "|---|---|---|"
+        perf_top "$KS_TMP/perf-apply.data" 2 14
+        echo
+    } >>"$md"
+
+    step "Profile: AddEndpoint on a table holding $ADD_TOP, CPU (perf record -g)"
+    "$KS_BENCH" apply --netns "$B_CLI" --label warm --count 1 --endpoints "$ADD_TOP" --tunnel "$B_WGC" >/dev/null
+    perf_start perf_pid "$KS_TMP/perf-add" record -g -F 2000 -p "$pid" -o "$KS_TMP/perf-add.data"
+    kb add --netns "$B_CLI" --label prof.add --base "$ADD_TOP" --skip-base --count 50 --tunnel "$B_WGC" \
+        --max-seconds 15
+    perf_stop "$perf_pid"
+    {
+        echo "### Profile: CPU of \`AddEndpoint\` on a table holding $(printf "%'d" "$ADD_TOP")"
+        echo
+        echo "\`perf record -g -p DAEMON\` over 50 \`AddEndpoint\` + \`RemoveEndpoint\` pairs,"
+        echo "median \`AddEndpoint\`"
+        echo "$(awk -v x="$(get prof.add.add.median_us)" 'BEGIN { printf "%.1f ms", x / 1000 }'); functions by their own share of the samples:"
+        echo
+        echo "| self | function | object |"
+        echo "|---|---|---|"
+        perf_top "$KS_TMP/perf-add.data" 2 14
+        echo
+    } >>"$md"
+    res profile.report "$md"
+}

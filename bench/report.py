@@ -1,0 +1,582 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Renders docs/benchmarks.md from the "key value" results of one bench/run.
+
+Usage: report.py RESULTS MODE   (MODE: full or quick); the Markdown goes to stdout.
+Times in the results are microseconds; the goals are those of docs/benchmarks.md.
+"""
+import os
+import sys
+
+R = {}
+with open(sys.argv[1]) as f:
+    for line in f:
+        key, _, value = line.rstrip("\n").partition(" ")
+        if key:
+            R[key] = value
+MODE = sys.argv[2] if len(sys.argv) > 2 else "full"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def num(key):
+    try:
+        return float(R[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def text(key, default="?"):
+    return R.get(key, default)
+
+
+def fmt_us(us):
+    if us is None:
+        return "—"
+    if us < 100:
+        return "%.1f µs" % us
+    if us < 1000:
+        return "%.0f µs" % us
+    if us < 10000:
+        return "%.2f ms" % (us / 1000)
+    if us < 1e6:
+        return "%.1f ms" % (us / 1000)
+    return "%.2f s" % (us / 1e6)
+
+
+def fmt_kib(kib):
+    if kib is None:
+        return "—"
+    return "%.1f MiB" % (kib / 1024) if kib >= 1024 else "%.0f KiB" % kib
+
+
+def fmt_int(n):
+    return "{:,}".format(int(n))
+
+
+def ratio(a, b):
+    """a / b, or None."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_x(x, digits=1):
+    return "—" if x is None else ("%.*f×" % (digits, x))
+
+
+def faster(theirs, ours):
+    """How much faster ours is than theirs (times), or slower when it is."""
+    r = ratio(theirs, ours)
+    if r is None:
+        return "—"
+    return "%.1f× faster" % r if r >= 1 else "%.1f× slower" % (1 / r)
+
+
+MISSES = []   # (figure, how far off)
+
+
+def verdict(ok, figure, shortfall):
+    if ok is None:
+        return "not measured"
+    if ok:
+        return "**met**"
+    MISSES.append((figure, shortfall))
+    return "**missed**: " + shortfall
+
+
+def median_of(values):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+out = []
+w = out.append
+
+# --------------------------------------------------------------------------
+w("# Benchmarks")
+w("")
+w("How fast `killswitchd` puts a ruleset into the kernel, what its table costs each packet, how")
+w("quickly it reacts, and what it occupies. Every figure is measured beside its alternative in")
+w("the same run, on the same machine, and given as a ratio. Where the two can take turns")
+w("(an `Apply`, then an `nft -f`, then an `Apply` …) they do, so that anything else the machine")
+w("is doing weighs on both alike.")
+w("")
+w("This file is written by `bench/run`; the timing is done by `bench/ks-bench.c`. Do not edit")
+w("it by hand: run the benchmark again.")
+if MODE != "full":
+    w("")
+    w("> **This is a `--quick` run** (small sizes, few repetitions): a check that the benchmark")
+    w("> works, not a measurement.")
+w("")
+
+# --------------------------------------------------------------------------
+w("## How to reproduce")
+w("")
+w("On Debian 12, as root, in a clone of the repository, with the build dependencies installed")
+w("(`scripts/test` or `scripts/demo` installs them):")
+w("")
+w("```sh")
+w("sudo bench/run            # the full run, a few minutes; rewrites docs/benchmarks.md")
+w("sudo bench/run --quick    # small sizes, seconds; prints the report, writes nothing")
+w("```")
+w("")
+w("`bench/run` installs `iperf3` (and `linux-perf`, for the wakeup count and the profile) if")
+w("they are missing, builds `killswitchd` and `ks-bench` with `RelWithDebInfo` into")
+w("`build-bench/`, starts a private `dbus-daemon` standing in for the system bus, and does")
+w("everything in network namespaces it creates and removes (`tests/integration/lib.sh`):")
+w("")
+w("```")
+w("[cli] vethc 10.200.0.2 ──────── veths 10.200.0.1 [srv]   iperf3 -s")
+w("      <id>c 10.201.0.2 ═══════ <id>s 10.201.0.1          WireGuard (wireguard-go)")
+w("[ref]  nft -f of the same rulesets    [boot] killswitchd --boot beside nft -f")
+w("[tam]  daemon with --protection=monitor   [fp] footprint and start-up")
+w("```")
+w("")
+w("The machine's own network namespace is never touched, and the traffic never leaves the")
+w("namespaces. `--phases apply,scale,packet,reaction,boot,footprint,profile` runs a subset;")
+w("`--raw FILE` keeps every sample.")
+w("")
+
+# --------------------------------------------------------------------------
+w("## Machine")
+w("")
+w("| | |")
+w("|---|---|")
+w("| CPU | %s, %s CPUs%s |" % (text("machine.cpu"), text("machine.cpus"),
+                              (" (%s guest)" % text("machine.virt")) if text("machine.virt", "") else ""))
+w("| kernel | %s |" % text("machine.kernel"))
+w("| nft | %s |" % text("machine.nft"))
+w("| iperf3, wireguard-go | %s; %s |" % (text("machine.iperf3"), text("machine.wireguard_go")))
+w("| D-Bus | %s (a private bus) |" % text("machine.dbus"))
+w("| build | `%s`, commit %s |" % (text("machine.build"), text("machine.commit")))
+w("| state directory | on `%s` (the daemon saves its settings there, with `fsync`, on every change) |"
+  % text("apply.statefs"))
+w("| protection | %s (the daemon's `Protection` property during the run) |" % text("apply.protection"))
+w("| date, duration | %s, %s s |" % (text("machine.date"), text("machine.seconds")))
+w("| load average | %s at the start, %s at the end |" % (text("machine.load_start"), text("machine.load_end")))
+w("")
+load = num("machine.load_start")
+if load is not None:
+    try:
+        load1 = max(float(text("machine.load_start").split()[0]), float(text("machine.load_end").split()[0]))
+    except ValueError:
+        load1 = 0
+    if load1 > 0.5 * float(text("machine.cpus", "1")):
+        w("The machine was not idle during the run (see the load average): absolute times carry")
+        w("that noise; the ratios, measured turn about, much less.")
+        w("")
+
+# --------------------------------------------------------------------------
+# Summary rows: (figure, ours, alternative, ratio, goal, verdict)
+rows = []
+
+a_med, a_p99 = num("apply.median_us"), num("apply.p99_us")
+n_med, n_p99 = num("apply.versus.median_us"), num("apply.versus.p99_us")
+speed = ratio(n_med, a_med)
+if a_med is not None:
+    ok = speed is not None and speed >= 10
+    v1 = verdict(ok, "Apply vs nft -f", "%.1f× faster, %.1f× short of 10×" % (speed, 10 / speed) if speed else "?")
+    ok2 = a_med < 1000
+    v2 = verdict(ok2, "Apply median under 1 ms", "%s, %.1f× over 1 ms" % (fmt_us(a_med), a_med / 1000))
+    rows.append(("`Apply` round trip, 1 tunnel + 1 endpoint, median of %s" % fmt_int(num("apply.n") or 0),
+                 fmt_us(a_med), "`nft -f`: " + fmt_us(n_med), faster(n_med, a_med),
+                 "≥ 10× faster; < 1 ms", v1 + "; " + v2))
+    rows.append(("… p99", fmt_us(a_p99), "`nft -f`: " + fmt_us(n_p99), faster(n_p99, a_p99),
+                 "", ""))
+
+scale_sizes = sorted({int(k.split(".")[1]) for k in R if k.startswith("scale.") and k.endswith(".median_us")
+                      and k.count(".") == 2})
+for n in scale_sizes:
+    o, nf = num("scale.%d.median_us" % n), num("scale.%d.versus.median_us" % n)
+    goal, v = "", ""
+    if n == 10000:
+        goal = "< 50 ms"
+        v = verdict(o < 50000, "Apply 10,000 endpoints under 50 ms", "%s, %.1f× over" % (fmt_us(o), o / 50000))
+    if n == 65536:
+        goal = "the API's limit (100,000 is refused)"
+    rows.append(("`Apply` with %s endpoints, median" % fmt_int(n), fmt_us(o), "`nft -f`: " + fmt_us(nf),
+                 faster(nf, o), goal, v))
+
+add_bases = sorted({int(k.split(".")[1]) for k in R if k.startswith("add.") and k.endswith(".add.median_us")})
+if len(add_bases) >= 2:
+    lo, hi = add_bases[0], add_bases[-1]
+    o, base = num("add.%d.add.median_us" % hi), num("add.%d.add.median_us" % lo)
+    g = ratio(o, base)
+    rows.append(("`AddEndpoint` on a table holding %s, median" % fmt_int(hi), fmt_us(o),
+                 "on a table holding %s: %s" % (fmt_int(lo), fmt_us(base)), fmt_x(g, 2) + " the time",
+                 "independent of the size (≤ 1.25×)",
+                 verdict(g is not None and g <= 1.25, "AddEndpoint independent of table size",
+                         "%.1f× the time at %s" % (g, fmt_int(lo)) if g else "?")))
+
+tests = [("veth_tcp", "TCP throughput over veth"), ("wg_tcp", "TCP throughput through WireGuard"),
+         ("veth_udp", "64-byte UDP, packets/s over veth"), ("wg_udp", "64-byte UDP, packets/s through WireGuard")]
+big = int(num("packet.big") or 10000)
+lin = int(num("packet.linear_rules") or 10000)
+
+
+def packet(t, v):
+    vals = [float(R[k]) for k in R if k == "packet.%s.%s" % (t, v)]
+    # several rounds: the key repeats; collect them from the raw lines instead
+    return vals
+
+
+# The results file holds the packet figures once per round: re-read it for those.
+ROUNDS = {}
+with open(sys.argv[1]) as f:
+    for line in f:
+        key, _, value = line.rstrip("\n").partition(" ")
+        if key.startswith("packet.") and key.count(".") == 2 or key.startswith("blast_"):
+            try:
+                ROUNDS.setdefault(key, []).append(float(value))
+            except ValueError:
+                pass
+
+
+def pmed(t, v):
+    return median_of(ROUNDS.get("packet.%s.%s" % (t, v), []))
+
+
+def bmed(path, v, what="cpu_ns"):
+    return median_of(ROUNDS.get("blast_%s.%s.%s" % (path, v, what), []))
+
+
+for t, title in tests:
+    none, ours, linear = pmed(t, "none"), pmed(t, "ours_big"), pmed(t, "linear")
+    if none is None or not t.endswith("tcp"):
+        continue
+    r_ours, r_lin = ratio(ours, none), ratio(linear, none)
+    loss = (1 - r_ours) * 100 if r_ours is not None else None
+    rows.append(("%s, ours at %s endpoints" % (title, fmt_int(big)),
+                 "%.1f%% of no table" % (100 * r_ours) if r_ours else "—",
+                 "a rule per endpoint (%s rules): %.1f%%" % (fmt_int(lin), 100 * r_lin) if r_lin else "—",
+                 fmt_x(ratio(ours, linear)) + " the linear chain",
+                 "within 2% of no table",
+                 verdict(loss is not None and loss <= 2, title + " within 2%",
+                         "%.1f%% below no table" % loss if loss is not None else "?")))
+
+for path, title in (("veth", "CPU per 64-byte packet over veth"), ("wg", "CPU per 64-byte packet through WireGuard")):
+    none, ours, linear = bmed(path, "none"), bmed(path, "ours_big"), bmed(path, "linear")
+    if none is None:
+        continue
+    extra = (ours - none) / none * 100 if ours is not None else None
+    rows.append(("%s, ours at %s endpoints" % (title, fmt_int(big)),
+                 "%.0f ns (%+.0f ns, %+.1f%%)" % (ours, ours - none, extra) if ours is not None else "—",
+                 "no table %.0f ns; a rule per endpoint: %.0f ns" % (none, linear) if linear else "no table %.0f ns" % none,
+                 fmt_x(ratio(linear, ours)) + " less than the linear chain" if linear else "",
+                 "within 2% of no table",
+                 verdict(extra is not None and extra <= 2, title + " within 2%",
+                         "%+.1f%% (%+.0f ns a packet)" % (extra, ours - none) if extra is not None else "?")))
+
+t_down, t_floor = num("tunnel.down.median_us"), num("tunnel.down.versus.median_us")
+if t_down is not None:
+    rows.append(("link down → `TunnelChanged` at a client, median", fmt_us(t_down),
+                 "the kernel's `RTM_NEWLINK` to a listener: " + fmt_us(t_floor),
+                 fmt_x(ratio(t_down, t_floor)) + " the floor", "a few ms at most (≤ 5 ms)",
+                 verdict(t_down <= 5000, "TunnelChanged within a few ms", "%s" % fmt_us(t_down))))
+wg_missed = num("tunnel_wg.down.missed")
+if wg_missed is not None:
+    wg_n = (num("tunnel_wg.down.n") or 0) + wg_missed
+    got = num("tunnel_wg.down.median_us")
+    rows.append(("… on the WireGuard link with IPv6 (as configured by default)",
+                 "%s of %s signals missing" % (fmt_int(wg_missed), fmt_int(wg_n)) if wg_missed else fmt_us(got),
+                 "", "", "a signal for every change",
+                 verdict(wg_missed == 0, "TunnelChanged on a link with IPv6",
+                         "no `TunnelChanged(down)` in %d of %d" % (wg_missed, wg_n))))
+
+tr, ts = num("tamper.restored.median_us"), num("tamper.signal.median_us")
+if tr is not None:
+    rows.append(("rule deleted by another process → table restored, median", fmt_us(tr),
+                 "reloading it with `nft -f`: " + fmt_us(n_med), faster(n_med, tr),
+                 "a few ms at most (≤ 5 ms)", verdict(tr <= 5000, "tamper restored within a few ms", fmt_us(tr))))
+    rows.append(("… `Tampered` signal at a client, median", fmt_us(ts), "", "", "", ""))
+
+for n in sorted({int(k.split(".")[1]) for k in R if k.startswith("boot.") and k.endswith(".median_us")
+                 and k.count(".") == 2}):
+    o, nf = num("boot.%d.median_us" % n), num("boot.%d.versus.median_us" % n)
+    rows.append(("`killswitchd --boot`, %s endpoint%s: exec → table committed, median"
+                 % (fmt_int(n), "" if n == 1 else "s"),
+                 fmt_us(o), "`nft -f`: " + fmt_us(nf), faster(nf, o), "faster than `nft -f`",
+                 verdict(o < nf, "--boot faster than nft -f (%s endpoints)" % fmt_int(n),
+                         "%.2f× the time of nft -f" % (o / nf))))
+
+rss = num("footprint.rss_idle_kib")
+if rss is not None:
+    nft_rss = num("apply.versus.maxrss_kib")
+    rows.append(("daemon RSS, idle (1 tunnel, 1 endpoint)", fmt_kib(rss),
+                 "`nft -f` of that table, peak: " + fmt_kib(nft_rss), fmt_x(ratio(rss, nft_rss), 2),
+                 "< 4 MiB", verdict(rss < 4096, "idle RSS under 4 MiB", "%s, %.2f× 4 MiB" % (fmt_kib(rss), rss / 4096))))
+    top = int(num("footprint.top") or 65536)
+    rt, nft_top = num("footprint.rss_top_kib"), num("scale.%d.versus.maxrss_kib" % top)
+    rows.append(("daemon RSS with %s endpoints (peak)" % fmt_int(top),
+                 "%s (%s)" % (fmt_kib(rt), fmt_kib(num("footprint.hwm_top_kib"))),
+                 "`nft -f` of that table, peak: " + fmt_kib(nft_top), fmt_x(ratio(rt, nft_top), 2), "", ""))
+    secs = num("footprint.idle_seconds") or 10
+    ew, cs = num("footprint.epoll_waits"), num("footprint.ctxt_switches")
+    wake = ew if ew is not None else cs
+    rows.append(("wakeups per second, idle (%s over %d s)" % (
+        "`epoll_wait` calls" if ew is not None else "context switches", secs),
+        "%.1f" % (wake / secs) if wake is not None else "?",
+        "context switches: %.1f/s" % (cs / secs) if (ew is not None and cs is not None) else "", "",
+        "zero", verdict(wake == 0, "zero idle wakeups", "%.1f per second" % (wake / secs) if wake else "?")))
+    st, stn = num("start.median_us"), num("start.versus.median_us")
+    rows.append(("start → `READY=1` (table installed, bus name taken), median", fmt_us(st),
+                 "`nft -f` of the same table: " + fmt_us(stn), faster(stn, st), "", ""))
+
+w("## Results")
+w("")
+w("| figure | killswitchd | alternative, same run | ratio | goal | |")
+w("|---|---|---|---|---|---|")
+for r in rows:
+    w("| " + " | ".join(r) + " |")
+w("")
+
+# --------------------------------------------------------------------------
+w("## Details")
+w("")
+w("### Apply latency")
+w("")
+w("`ks-bench apply` holds one sd-bus connection and times `Apply` from sending the call to its")
+w("reply; the daemon replies after the kernel committed the batch and the settings were saved.")
+w("Calls alternate the endpoint's port between 51820 and 51821, so every call replaces the")
+w("table. After each call, `nft -f` loads the same ruleset (taken from `nft list table inet")
+w("killswitchd` after an `Apply`, preceded by `table inet killswitchd {}` and `delete table inet")
+w("killswitchd` so that it replaces the table in one transaction, as `Apply` does) in a namespace")
+w("of its own, timed from `fork()` to exit.")
+w("")
+w("| | median | p99 | mean | min | max |")
+w("|---|---|---|---|---|---|")
+for key, title in (("apply", "`Apply`, state directory on %s" % text("apply.statefs")),
+                   ("apply_tmpfs", "`Apply`, state directory on tmpfs"),
+                   ("save.1", "saving the settings alone (write, fsync, rename, fsync dir)"),
+                   ("apply.versus", "`nft -f` of the same ruleset")):
+    if num(key + ".median_us") is None:
+        continue
+    w("| %s | %s |" % (title, " | ".join(fmt_us(num("%s.%s_us" % (key, s))) for s in ("median", "p99", "mean", "min", "max"))))
+w("")
+
+if scale_sizes:
+    w("### Scale")
+    w("")
+    w("`Apply` with N generated endpoints (198.18.0.0/15, UDP 51820/51821 alternately) and one tunnel,")
+    w("beside `nft -f` of the same ruleset. The API takes at most 65,536 endpoints: 100,000 was asked")
+    w("for, and refused with `%s` in %s, nothing changed; 65,536 is the top size."
+      % (text("limit.error", "?"), fmt_us(num("limit.median_us"))))
+    w("")
+    w("| endpoints | `Apply` median | p99 | `nft -f` median | ratio | `nft -f` peak RSS | self-restores |")
+    w("|---|---|---|---|---|---|---|")
+    for n in scale_sizes:
+        o, nf = num("scale.%d.median_us" % n), num("scale.%d.versus.median_us" % n)
+        runs = fmt_int(num("scale.%d.n" % n) or 0) + " runs"
+        if "scale.%d.budget_stop" % n in R:
+            runs += ", time budget reached"
+        w("| %s (%s) | %s | %s | %s | %s | %s | %s |" % (
+            fmt_int(n), runs, fmt_us(o), fmt_us(num("scale.%d.p99_us" % n)),
+            fmt_us(nf), faster(nf, o), fmt_kib(num("scale.%d.versus.maxrss_kib" % n)),
+            text("storm.scale.%d" % n, "—")))
+    w("")
+    w("*Self-restores*: how often the daemon, during those calls, logged `Table inet killswitchd")
+    w("changed by unknown process (events lost): restored.` and committed the whole table again")
+    w("although nobody else had touched it (see the notes below).")
+    w("")
+    if add_bases:
+        w("`AddEndpoint` of one more endpoint, then `RemoveEndpoint` of it, on a table already holding")
+        w("N (the number of pairs in brackets; a loop stops early when it reaches its time budget):")
+        w("")
+        w("| N | `AddEndpoint` median | p99 | `RemoveEndpoint` median | saving the settings alone | self-restores |")
+        w("|---|---|---|---|---|---|")
+        for n in add_bases:
+            save = num("save.%d.median_us" % n)
+            runs = fmt_int(num("add.%d.add.n" % n) or 0)
+            w("| %s (%s) | %s | %s | %s | %s | %s |" % (fmt_int(n), runs, fmt_us(num("add.%d.add.median_us" % n)),
+                                              fmt_us(num("add.%d.add.p99_us" % n)),
+                                              fmt_us(num("add.%d.remove.median_us" % n)),
+                                              "%s (%s KiB file)" % (fmt_us(save), fmt_int((num("save.%d.bytes" % n) or 0) / 1024))
+                                              if save is not None else "—", text("storm.add.%d" % n, "—")))
+        w("")
+
+if ROUNDS:
+    rounds = max(len(v) for v in ROUNDS.values())
+    w("### Packet path")
+    w("")
+    w("`iperf3` from the client namespace to the server namespace, %s s per test, %d round%s; each"
+      % (text("packet.seconds", "?"), rounds, "" if rounds == 1 else "s, the variants in a different order each round"))
+    w("figure is the median over the rounds. Over veth the traffic goes to the server's veth address")
+    w("(an endpoint); through WireGuard it goes into the tunnel, and the encrypted UDP goes to the")
+    w("endpoint. Variants, all in the client namespace:")
+    w("")
+    w("- **no table**;")
+    w("- **ours, %s**: `table inet killswitchd` with only the %s endpoints in use (iperf3's TCP and"
+      % (text("packet.real_endpoints", "4"), text("packet.real_endpoints", "4")))
+    w("  UDP to port 5201, UDP to the discard port, WireGuard's UDP 51820);")
+    w("- **ours, %s**: the same plus generated endpoints, %s in all;" % (fmt_int(big), fmt_int(big)))
+    w("- **linear, %s**: what iptables-style kill switches do — no table of ours, but a table with"
+      % fmt_int(lin))
+    w("  `output` and `input` chains (policy drop) of one rule per endpoint (`ip daddr A udp dport P")
+    w("  accept`), %s rules each, the rules for the traffic in use last." % fmt_int(lin))
+    w("")
+    w("| test | no table | ours, %s | ours, %s | linear, %s |" % (text("packet.real_endpoints", "4"), fmt_int(big), fmt_int(lin)))
+    w("|---|---|---|---|---|")
+    for t, title in tests:
+        none = pmed(t, "none")
+        if none is None:
+            continue
+        cells = []
+        for v in ("none", "ours_small", "ours_big", "linear"):
+            x = pmed(t, v)
+            if x is None:
+                cells.append("—")
+                continue
+            val = "%.2f Gbit/s" % (x / 1e9) if t.endswith("tcp") else "%s pkt/s" % fmt_int(x)
+            cells.append(val if v == "none" else "%s (%.1f%%)" % (val, 100 * x / none))
+        w("| %s | %s |" % (title, " | ".join(cells)))
+    w("")
+    udp = [t for t, _ in tests if t.endswith("udp") and pmed(t, "none")]
+    if udp:
+        w("Per-packet cost from the UDP rates (1 / packets per second; the difference to no table is")
+        w("what the rules add to each packet):")
+        w("")
+        w("| path | no table | ours, %s | ours, %s | linear, %s |" % (text("packet.real_endpoints", "4"), fmt_int(big), fmt_int(lin)))
+        w("|---|---|---|---|---|")
+        for t in udp:
+            none = pmed(t, "none")
+            cells = []
+            for v in ("none", "ours_small", "ours_big", "linear"):
+                x = pmed(t, v)
+                if not x:
+                    cells.append("—")
+                    continue
+                ns = 1e9 / x
+                cells.append("%.0f ns" % ns if v == "none" else "%.0f ns (%+.0f ns)" % (ns, ns - 1e9 / none))
+            w("| %s | %s |" % ("veth" if t.startswith("veth") else "WireGuard", " | ".join(cells)))
+        w("")
+        w("Those rates are wall-clock figures on a machine shared with other work: they move with it.")
+        w("")
+    if any(k.startswith("blast_") for k in ROUNDS):
+        w("CPU time per packet, which does not depend on what else the machine does: `ks-bench blast`")
+        w("sends 64-byte UDP datagrams to the server's discard port (an endpoint), %s/s over veth and"
+          % fmt_int(num("blast.rate_veth") or 0))
+        w("%s/s into the tunnel, paced so that nothing queues or drops, and divides the CPU time of" % fmt_int(num("blast.rate_wg") or 0))
+        w("the sending thread (where the `output` and `postrouting` hooks run) — through WireGuard plus")
+        w("that of the client's `wireguard-go`, which sends the encrypted datagram — by the packets.")
+        w("Median over the rounds:")
+        w("")
+        w("| path | no table | ours, %s | ours, %s | linear, %s |" % (text("packet.real_endpoints", "4"), fmt_int(big), fmt_int(lin)))
+        w("|---|---|---|---|---|")
+        for path in ("veth", "wg"):
+            none = bmed(path, "none")
+            if none is None:
+                continue
+            cells = []
+            for v in ("none", "ours_small", "ours_big", "linear"):
+                x = bmed(path, v)
+                if x is None:
+                    cells.append("—")
+                elif v == "none":
+                    cells.append("%.0f ns" % x)
+                else:
+                    cells.append("%.0f ns (%+.0f ns, %+.1f%%)" % (x, x - none, (x - none) / none * 100))
+            w("| %s | %s |" % ("veth" if path == "veth" else "WireGuard", " | ".join(cells)))
+        w("")
+
+if t_down is not None or wg_missed is not None or tr is not None:
+    w("### Reaction")
+    w("")
+    w("| | median | p99 | min | max | missed |")
+    w("|---|---|---|---|---|---|")
+    for key, title in (("tunnel.down", "link down → `TunnelChanged(name, false)`"),
+                       ("tunnel.down.versus", "… the kernel's `RTM_NEWLINK` (floor)"),
+                       ("tunnel.up", "link up → `TunnelChanged(name, true)`"),
+                       ("tunnel.up.versus", "… the kernel's `RTM_NEWLINK` (floor)"),
+                       ("tunnel_wg.down", "WireGuard link with IPv6: down → `TunnelChanged`"),
+                       ("tunnel_wg.up", "WireGuard link with IPv6: up → `TunnelChanged`"),
+                       ("tamper.restored", "rule deleted → the daemon's restoring commit"),
+                       ("tamper.signal", "rule deleted → `Tampered` at a client")):
+        if key + ".n" not in R:
+            continue
+        missed = R.get(key + ".missed", "")
+        w("| %s | %s | %s |" % (title, " | ".join(fmt_us(num("%s.%s_us" % (key, s))) for s in ("median", "p99", "min", "max")),
+                                missed or ""))
+    w("")
+    w("The link is switched by `ioctl(SIOCSIFFLAGS)` from `ks-bench`, which times from just before")
+    w("the call to the signal's arrival at its own bus connection, and, beside it, to the kernel's")
+    w("`RTM_NEWLINK` on an rtnetlink socket of its own: the floor any listener has. Tampering is a")
+    w("`DELRULE` of the first rule of chain `output` committed by `ks-bench` against a daemon started")
+    w("with `--protection=monitor` (in owner mode the kernel refuses the deletion: there is nothing")
+    w("to restore); the restore is seen as the daemon's own `NEWGEN` on the nftables multicast group.")
+    w("")
+
+boots = sorted({int(k.split(".")[1]) for k in R if k.startswith("boot.") and k.endswith(".median_us") and k.count(".") == 2})
+if boots:
+    w("### Boot")
+    w("")
+    w("`killswitchd --boot --state-dir D` (settings: enabled, persistent, 1 tunnel, N endpoints) and")
+    w("`nft -f` of the table it installs take turns in an empty namespace; the table is deleted")
+    w("(untimed) before each run. Timed from `fork()` to exit: the table is committed when either exits.")
+    w("")
+    w("| endpoints | `--boot` median | p99 | `nft -f` median | p99 | ratio |")
+    w("|---|---|---|---|---|---|")
+    for n in boots:
+        o, nf = num("boot.%d.median_us" % n), num("boot.%d.versus.median_us" % n)
+        w("| %s | %s | %s | %s | %s | %s |" % (fmt_int(n), fmt_us(o), fmt_us(num("boot.%d.p99_us" % n)),
+                                               fmt_us(nf), fmt_us(num("boot.%d.versus.p99_us" % n)),
+                                               faster(nf, o)))
+    w("")
+
+if rss is not None:
+    w("### Footprint")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w("| RSS idle | %s (anonymous %s, file-backed %s) |" % (fmt_kib(rss), fmt_kib(num("footprint.rss_anon_idle_kib")),
+                                                          fmt_kib(num("footprint.rss_file_idle_kib"))))
+    w("| RSS after `Apply` with %s endpoints | %s; peak (VmHWM) %s |" % (
+        fmt_int(num("footprint.top") or 0), fmt_kib(num("footprint.rss_top_kib")), fmt_kib(num("footprint.hwm_top_kib"))))
+    w("| PSS idle (shared pages divided among their users) | %s |" % fmt_kib(num("footprint.pss_idle_kib")))
+    w("| idle wakeups over %s s | %s `epoll_wait` calls (%s); %s context switches |" % (
+        text("footprint.idle_seconds"), text("footprint.epoll_waits", "—"), text("footprint.wakeup_method"),
+        text("footprint.ctxt_switches")))
+    w("| start → `READY=1`, median of %s | %s (p99 %s); `nft -f` of the same table %s |" % (
+        fmt_int(num("start.n") or 0), fmt_us(num("start.median_us")), fmt_us(num("start.p99_us")),
+        fmt_us(num("start.versus.median_us"))))
+    w("")
+    mp = R.get("footprint.map")
+    if mp and os.path.exists(mp):
+        w("Resident pages of the idle daemon by mapping (`/proc/PID/smaps`), largest first:")
+        w("")
+        w("| resident | of which anonymous | mapping |")
+        w("|---|---|---|")
+        with open(mp) as f:
+            for line in f:
+                rss_k, anon_k, name = line.rstrip("\n").split(" ", 2)
+                w("| %s KiB | %s KiB | `%s` |" % (rss_k, anon_k, os.path.basename(name) if name.startswith("/") else name))
+        w("")
+    sf = num("storm.footprint")
+    if sf:
+        w("After the `Apply` with %s endpoints the daemon restored its own table %d times in the second"
+          % (fmt_int(num("footprint.top") or 0), sf))
+        w("before the RSS was read (see the notes).")
+        w("")
+
+# --------------------------------------------------------------------------
+w("## Goals missed, and what would close them")
+w("")
+if not MISSES:
+    w("None in this run.")
+else:
+    for figure, how in MISSES:
+        w("- **%s**: %s." % (figure, how))
+w("")
+analysis = os.path.join(HERE, "analysis.md")
+if os.path.exists(analysis):
+    with open(analysis) as f:
+        w(f.read().rstrip("\n"))
+    w("")
+prof = R.get("profile.report")
+if prof and os.path.exists(prof):
+    with open(prof) as f:
+        w(f.read().rstrip("\n"))
+    w("")
+
+print("\n".join(out))
