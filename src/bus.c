@@ -250,6 +250,17 @@ static int read_settings_dict(sd_bus_message *msg, Settings *s, sd_bus_error *er
 /* ---- methods ---- */
 
 /* Hand a changed copy of the settings to the manager; the caller has authorized. */
+static int change_settings(Manager *m, Settings *s, sd_bus_error *error);
+
+/* The end of every method that changes the settings: change, then reply. */
+static int change_and_reply(Manager *m, sd_bus_message *msg, Settings *s, sd_bus_error *error) {
+        int r = change_settings(m, s, error);
+
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int change_settings(Manager *m, Settings *s, sd_bus_error *error) {
         Failure f = {};
         int r;
@@ -273,10 +284,7 @@ static int method_set_enabled(sd_bus_message *msg, Manager *m, bool enabled, sd_
         if (r < 0)
                 return r;
         s.enabled = enabled;
-        r = change_settings(m, &s, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return change_and_reply(m, msg, &s, error);
 }
 
 static int method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -301,10 +309,7 @@ static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = read_settings_dict(msg, &s, error);
         if (r < 0)
                 return r;
-        r = change_settings(m, &s, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return change_and_reply(m, msg, &s, error);
 }
 
 static int append_tunnels(sd_bus_message *reply, const Settings *s) {
@@ -442,10 +447,7 @@ static int method_change_tunnel(sd_bus_message *msg, Manager *m, bool add, sd_bu
         } else if (settings_remove_tunnel(&s, name) < 0)
                 return sd_bus_error_setf(error, KS_ERROR_NOT_FOUND,
                                          "Tunnels: \"%s\" is not in the list", name);
-        r = change_settings(m, &s, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return change_and_reply(m, msg, &s, error);
 }
 
 static int method_add_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

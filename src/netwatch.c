@@ -163,8 +163,11 @@ static bool link_listed(const LinkInfo *v, size_t n, const char *name) {
         return false;
 }
 
-int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
-                     size_t *ret_n) {
+/* The links 'keep' selects, once each, with their up state. */
+static int links_select(Netwatch *w,
+                        bool (*keep)(struct rtnl_link *link, char *const *patterns,
+                                     size_t n_patterns),
+                        char *const *patterns, size_t n_patterns, LinkInfo **ret, size_t *ret_n) {
         LinkInfo *v = NULL;
         size_t n = 0;
 
@@ -173,10 +176,8 @@ int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, Link
                 const char *name = rtnl_link_get_name(link);
                 LinkInfo *t;
 
-                if (!link_is_real(link) || !name || !matches_any(name, patterns, n_patterns))
-                        continue;
-                /* The cache may hold one object per address family for the same link. */
-                if (link_listed(v, n, name))
+                if (!link_is_real(link) || !name || !keep(link, patterns, n_patterns) ||
+                    link_listed(v, n, name))
                         continue;
                 t = realloc(v, (n + 1) * sizeof(LinkInfo));
                 if (!t) {
@@ -193,42 +194,32 @@ int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, Link
         return 0;
 }
 
+static bool is_tunnel(struct rtnl_link *link, char *const *patterns, size_t n_patterns) {
+        return matches_any(rtnl_link_get_name(link), patterns, n_patterns);
+}
+
+static bool is_outside(struct rtnl_link *link, char *const *patterns, size_t n_patterns) {
+        unsigned flags = rtnl_link_get_flags(link);
+
+        return (flags & IFF_UP) && !(flags & IFF_LOOPBACK) &&
+               !matches_any(rtnl_link_get_name(link), patterns, n_patterns);
+}
+
+int netwatch_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
+                     size_t *ret_n) {
+        return links_select(w, is_tunnel, patterns, n_patterns, ret, ret_n);
+}
+
 int netwatch_outside_links(Netwatch *w, char *const *patterns, size_t n_patterns, LinkInfo **ret,
                            size_t *ret_n) {
-        LinkInfo *v = NULL;
-        size_t n = 0;
-
-        for (struct nl_object *o = nl_cache_get_first(w->links); o; o = nl_cache_get_next(o)) {
-                struct rtnl_link *link = (struct rtnl_link *)o;
-                const char *name = rtnl_link_get_name(link);
-                unsigned flags = rtnl_link_get_flags(link);
-                LinkInfo *t;
-
-                if (!link_is_real(link) || !name || !(flags & IFF_UP) || (flags & IFF_LOOPBACK) ||
-                    matches_any(name, patterns, n_patterns) || link_listed(v, n, name))
-                        continue;
-                t = realloc(v, (n + 1) * sizeof(LinkInfo));
-                if (!t) {
-                        free(v);
-                        return -ENOMEM;
-                }
-                v = t;
-                v[n] = (LinkInfo){.up = true};
-                snprintf(v[n].name, sizeof(v[n].name), "%s", name);
-                n++;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return links_select(w, is_outside, patterns, n_patterns, ret, ret_n);
 }
 
 /* A link that counts as "outside": up, not loopback, not a tunnel. */
 static bool link_is_lan(Netwatch *w, int ifindex, char *const *patterns, size_t n_patterns) {
         struct rtnl_link *link = link_by_index(w, ifindex);
 
-        return link && (rtnl_link_get_flags(link) & IFF_UP) &&
-               !(rtnl_link_get_flags(link) & IFF_LOOPBACK) && rtnl_link_get_name(link) &&
-               !matches_any(rtnl_link_get_name(link), patterns, n_patterns);
+        return link && rtnl_link_get_name(link) && is_outside(link, patterns, n_patterns);
 }
 
 int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b) {
