@@ -2,6 +2,7 @@
 /* The D-Bus face of the manager: translates the contract (docs/dbus-api.md) into manager verbs.
  * No policy lives here beyond parsing, authorization and error names. */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,47 @@
 
 /* ---- errors: one table from failure to the contract's names ---- */
 
+/* Messages quote what the caller sent, cut to a length: a cut inside a multi-byte character
+ * would make the text invalid UTF-8, which sd-bus refuses to send, and the caller would get
+ * no reply at all. Drop the bytes of any broken sequence, keep the rest. */
+static void utf8_drop_invalid(char *s) {
+        unsigned char *in = (unsigned char *)s, *out = in;
+
+        while (*in) {
+                size_t n = *in < 0x80             ? 1
+                           : (*in & 0xe0) == 0xc0 ? 2
+                           : (*in & 0xf0) == 0xe0 ? 3
+                           : (*in & 0xf8) == 0xf0 ? 4
+                                                  : 0;
+                size_t i = 1;
+
+                if (n == 2 && *in < 0xc2)
+                        n = 0; /* overlong */
+                while (i < n && (in[i] & 0xc0) == 0x80)
+                        i++;
+                if (n == 0 || i < n) {
+                        in += n == 0 ? 1 : i; /* drop the broken sequence */
+                        continue;
+                }
+                memmove(out, in, n);
+                out += n;
+                in += n;
+        }
+        *out = '\0';
+}
+
+static int bus_error(sd_bus_error *error, const char *name, const char *fmt, ...) _printf_(3, 4);
+static int bus_error(sd_bus_error *error, const char *name, const char *fmt, ...) {
+        char message[2 * ERROR_MAX];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        utf8_drop_invalid(message);
+        return sd_bus_error_set(error, name, message);
+}
+
 static const char *const failure_names[] = {
         [FAILURE_INVALID] = SD_BUS_ERROR_INVALID_ARGS,
         [FAILURE_LIMIT] = KS_ERROR_LIMIT_EXCEEDED,
@@ -23,19 +65,19 @@ static const char *const failure_names[] = {
 };
 
 static int reply_failure(sd_bus_error *error, const Failure *f) {
-        return sd_bus_error_set(error, failure_names[f->kind], f->message);
+        return bus_error(error, failure_names[f->kind], "%s", f->message);
 }
 
 static int invalid(sd_bus_error *error, const char *message) {
-        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, message);
+        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS, "%s", message);
 }
 
 /* Validation helpers return -E2BIG for limits, anything else is malformed input. */
 static int reply_validation(sd_bus_error *error, int r, const char *message) {
         if (r == -ENOMEM)
                 return r;
-        return sd_bus_error_set(
-                error, r == -E2BIG ? KS_ERROR_LIMIT_EXCEEDED : SD_BUS_ERROR_INVALID_ARGS, message);
+        return bus_error(error, r == -E2BIG ? KS_ERROR_LIMIT_EXCEEDED : SD_BUS_ERROR_INVALID_ARGS,
+                         "%s", message);
 }
 
 /* ---- authorization: uid 0, or polkit's org.killswitchd.manage ---- */
@@ -79,19 +121,18 @@ static int check_authorized(sd_bus_message *msg, sd_bus_error *error) {
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Cannot determine the caller's identity");
+                return bus_error(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "Cannot determine the caller's identity");
         if (uid == 0)
                 return 0;
         r = check_polkit(msg, &ok);
         if (r < 0)
                 return r;
         if (!ok)
-                return sd_bus_error_setf(
-                        error, SD_BUS_ERROR_ACCESS_DENIED,
-                        "Changing or probing the kill switch needs root or the polkit "
-                        "action %s",
-                        KS_POLKIT_ACTION);
+                return bus_error(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "Changing or probing the kill switch needs root or the polkit "
+                                 "action %s",
+                                 KS_POLKIT_ACTION);
         return 0;
 }
 
@@ -215,20 +256,19 @@ static int read_settings_dict(sd_bus_message *msg, Settings *s, sd_bus_error *er
                         if (strcmp(keys[k].name, name) == 0)
                                 break;
                 if (k == _KEY_MAX)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown setting \"%.64s\"", name);
+                        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unknown setting \"%.64s\"", name);
                 if (seen & (1u << k))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "%s: given twice", name);
+                        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS, "%s: given twice", name);
                 seen |= 1u << k;
 
                 r = sd_bus_message_peek_type(msg, &type, &contents);
                 if (r < 0)
                         return r;
                 if (strcmp(contents, keys[k].signature) != 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "%s: expected type %s, got %.32s", name,
-                                                 keys[k].signature, contents);
+                        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "%s: expected type %s, got %.32s", name, keys[k].signature,
+                                         contents);
                 r = sd_bus_message_enter_container(msg, 'v', contents);
                 if (r < 0)
                         return r;
@@ -445,8 +485,8 @@ static int method_change_tunnel(sd_bus_message *msg, Manager *m, bool add, sd_bu
                 if (r < 0)
                         return reply_validation(error, r, error_text);
         } else if (settings_remove_tunnel(&s, name) < 0)
-                return sd_bus_error_setf(error, KS_ERROR_NOT_FOUND,
-                                         "Tunnels: \"%s\" is not in the list", name);
+                return bus_error(error, KS_ERROR_NOT_FOUND, "Tunnels: \"%s\" is not in the list",
+                                 name);
         return change_and_reply(m, msg, &s, error);
 }
 
