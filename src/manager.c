@@ -86,16 +86,25 @@ static int fail(Failure *f, FailureKind kind, int r) {
         return r;
 }
 
-static int manager_save(Manager *m, const Settings *s, Failure *f) {
-        int r = state_save(m->state_dir, s);
+static int save_failed(Manager *m, Failure *f, int r) {
+        snprintf(f->message, ERROR_MAX, "saving settings to %s: %s", m->state_dir, strerror(-r));
+        log_error("Failed to save settings: %s", f->message);
+        return fail(f, FAILURE_STATE, r);
+}
 
-        if (r < 0) {
-                snprintf(f->message, ERROR_MAX, "saving settings to %s: %s", m->state_dir,
-                         strerror(-r));
-                log_error("Failed to save settings: %s", f->message);
-                return fail(f, FAILURE_STATE, r);
-        }
-        return 0;
+/* Settings are written (and synced) before the kernel sees them, and become the saved state
+ * only after the kernel took them: a full or read-only disk refuses a change before it
+ * touches the table, so no window opens. */
+static int manager_save_prepare(Manager *m, const Settings *s, StateSave *ret, Failure *f) {
+        int r = state_save_prepare(m->state_dir, s, ret);
+
+        return r < 0 ? save_failed(m, f, r) : 0;
+}
+
+static int manager_save_finish(Manager *m, StateSave *st, Failure *f) {
+        int r = state_save_finish(st);
+
+        return r < 0 ? save_failed(m, f, r) : 0;
 }
 
 static void manager_log_state(Manager *m) {
@@ -117,18 +126,23 @@ static void manager_log_state(Manager *m) {
 int manager_set_settings(Manager *m, Settings *s, Failure *f) {
         _cleanup_(settings_done) Settings new = *s;
         Settings old;
+        StateSave st;
         Protection p = m->protection, old_protection = m->protection;
         int r;
 
         settings_init(s);
+        r = manager_save_prepare(m, &new, &st, f);
+        if (r < 0)
+                return r;
         if (!settings_equal_in_kernel(&m->settings, &new)) {
                 r = manager_commit(m, &new, &p, f->message);
                 if (r < 0) {
+                        state_save_abort(&st);
                         log_error("Kernel refused the new settings: %s", f->message);
                         return fail(f, FAILURE_KERNEL, r);
                 }
         }
-        r = manager_save(m, &new, f);
+        r = manager_save_finish(m, &st, f);
         if (r < 0) {
                 char ignored[ERROR_MAX];
 
@@ -154,6 +168,7 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
 static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Failure *f) {
         _cleanup_(settings_done) Settings new = {};
         char ignored[ERROR_MAX];
+        StateSave st;
         int r;
 
         r = settings_copy(&m->settings, &new);
@@ -172,6 +187,9 @@ static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Fail
         if (new.n_endpoints == m->settings.n_endpoints)
                 return 0; /* already there: duplicates collapse */
 
+        r = manager_save_prepare(m, &new, &st, f);
+        if (r < 0)
+                return r;
         if (m->settings.enabled) {
                 r = table_change_endpoint(m->nft, e, add, f->message);
                 if (r < 0) {
@@ -180,11 +198,13 @@ static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Fail
                         log_warning("Endpoint change refused (%s): rebuilding the table.",
                                     f->message);
                         r = manager_commit(m, &new, &m->protection, f->message);
-                        if (r < 0)
+                        if (r < 0) {
+                                state_save_abort(&st);
                                 return fail(f, FAILURE_KERNEL, r);
+                        }
                 }
         }
-        r = manager_save(m, &new, f);
+        r = manager_save_finish(m, &st, f);
         if (r < 0) {
                 if (m->settings.enabled && table_change_endpoint(m->nft, e, !add, ignored) < 0)
                         (void)manager_commit(m, &m->settings, &m->protection, ignored);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,10 +34,21 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-int state_save(const char *dir, const Settings *s) {
-        _cleanup_(closep) int dfd = -EBADF, fd = -EBADF;
+#define TMP_PREFIX "." STATE_FILE "."
+#define TMP_SUFFIX ".tmp"
+
+void state_save_abort(StateSave *st) {
+        if (st->dfd >= 0) {
+                (void)unlinkat(st->dfd, st->tmp, 0);
+                close(st->dfd);
+        }
+        st->dfd = -EBADF;
+}
+
+int state_save_prepare(const char *dir, const Settings *s, StateSave *ret) {
+        _cleanup_(closep) int fd = -EBADF;
         _cleanup_(freep) char *text = NULL;
-        char tmp[64];
+        StateSave st = {.dfd = -EBADF};
         int r;
 
         r = settings_to_text(s, &text);
@@ -46,28 +58,73 @@ int state_save(const char *dir, const Settings *s) {
         /* systemd's StateDirectory= makes it; by hand, the first save does. */
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
+        st.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (st.dfd < 0)
                 return -errno;
 
-        snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", STATE_FILE, (int)getpid());
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-
+        snprintf(st.tmp, sizeof(st.tmp), TMP_PREFIX "%d" TMP_SUFFIX, (int)getpid());
+        fd = openat(st.dfd, st.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                r = -errno;
+                close(st.dfd);
+                return r;
+        }
         r = write_all(fd, text, strlen(text));
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
-        if (r >= 0 && renameat(dfd, tmp, dfd, STATE_FILE) < 0)
-                r = -errno;
         if (r < 0) {
-                (void)unlinkat(dfd, tmp, 0);
+                state_save_abort(&st);
+                return r;
+        }
+        *ret = st;
+        return 0;
+}
+
+int state_save_finish(StateSave *st) {
+        int r = 0;
+
+        if (renameat(st->dfd, st->tmp, st->dfd, STATE_FILE) < 0) {
+                r = -errno;
+                state_save_abort(st);
                 return r;
         }
         /* The rename is durable only once the directory itself is on disk. */
-        if (fsync(dfd) < 0)
-                return -errno;
-        return 0;
+        if (fsync(st->dfd) < 0)
+                r = -errno;
+        close(st->dfd);
+        st->dfd = -EBADF;
+        return r;
+}
+
+int state_save(const char *dir, const Settings *s) {
+        StateSave st;
+        int r;
+
+        r = state_save_prepare(dir, s, &st);
+        if (r < 0)
+                return r;
+        return state_save_finish(&st);
+}
+
+/* Saves cut short by a crash leave their temporary files behind; a crash loop would fill the
+ * directory with them. */
+static void remove_stale_temporaries(int dfd) {
+        _cleanup_(closep) int fd = dup(dfd);
+        DIR *d;
+        struct dirent *de;
+
+        if (fd < 0 || !(d = fdopendir(fd)))
+                return;
+        fd = -EBADF; /* owned by d now */
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+
+                if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
+                    n > strlen(TMP_SUFFIX) &&
+                    strcmp(de->d_name + n - strlen(TMP_SUFFIX), TMP_SUFFIX) == 0)
+                        (void)unlinkat(dfd, de->d_name, 0);
+        }
+        closedir(d);
 }
 
 static int read_file(int dfd, const char *name, char **ret, size_t *ret_size) {
@@ -119,6 +176,7 @@ int state_load(const char *dir, Settings *ret, char error[static ERROR_MAX]) {
                 return -errno;
         }
 
+        remove_stale_temporaries(dfd);
         r = read_file(dfd, STATE_FILE, &text, &size);
         if (r == -ENOENT)
                 return r;

@@ -115,6 +115,43 @@ TEST(unwritable_dir) {
         ASSERT(state_save("/nonexistent/killswitchd", &s) < 0);
 }
 
+TEST(two_steps) {
+        _cleanup_(settings_done) Settings a = {}, b = {}, got = {};
+        StateSave st;
+
+        clean();
+        settings_init(&a);
+        settings_init(&b);
+        b.enabled = true;
+        ASSERT_EQ(state_save(dir, &a), 0);
+        /* Prepared but aborted (the kernel refused): the saved state is still a, no temp. */
+        ASSERT_EQ(state_save_prepare(dir, &b, &st), 0);
+        ASSERT(exists(st.tmp));
+        state_save_abort(&st);
+        ASSERT_EQ(state_load(dir, &got, error), 0);
+        ASSERT(settings_equal(&a, &got));
+        settings_done(&got);
+        /* Prepared and finished: b. */
+        ASSERT_EQ(state_save_prepare(dir, &b, &st), 0);
+        ASSERT_EQ(state_save_finish(&st), 0);
+        ASSERT_EQ(state_load(dir, &got, error), 0);
+        ASSERT(settings_equal(&b, &got));
+}
+
+TEST(stale_temporaries_removed) {
+        Settings s;
+
+        clean();
+        write_text(".settings.conf.4242.tmp", "version=1\n");
+        write_text("keep.tmp", "not ours\n");
+        ASSERT_EQ(state_load(dir, &s, error), -ENOENT);
+        ASSERT(!exists(".settings.conf.4242.tmp"));
+        ASSERT(exists("keep.tmp"));
+        char path[256];
+        snprintf(path, sizeof(path), "%s/keep.tmp", dir);
+        unlink(path);
+}
+
 int main(void) {
         ASSERT(mkdtemp(dir));
         RUN(missing);
@@ -123,6 +160,8 @@ int main(void) {
         RUN(corrupt_is_moved_aside);
         RUN(symlink_refused);
         RUN(unwritable_dir);
+        RUN(two_steps);
+        RUN(stale_temporaries_removed);
         clean();
         rmdir(dir);
         return 0;
