@@ -179,6 +179,8 @@ static int nft_request(Nft *nft, uint16_t type, uint16_t flags, mnl_cb_t cb, voi
         uint32_t seq = nft->seq++;
         ssize_t n;
 
+        /* libnftnl leaves attribute padding as it finds it: start from zeroes. */
+        memset(buf, 0, MNL_NLMSG_HDRLEN + 1024);
         nlh = nftnl_nlmsg_build_hdr((char *)buf, type, NFPROTO_INET, flags, seq);
         build(nlh, arg);
         if (mnl_socket_sendto(nft->nl, nlh, nlh->nlmsg_len) < 0)
