@@ -373,6 +373,25 @@ static int append_endpoints(sd_bus_message *reply, const Settings *s) {
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
+/* One {sv} entry whose value a function appends. */
+static int append_entry(sd_bus_message *reply, const char *key, const char *signature,
+                        int (*append)(sd_bus_message *reply, const Settings *s),
+                        const Settings *s) {
+        int r = sd_bus_message_open_container(reply, 'e', "sv");
+
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', signature);
+        if (r >= 0)
+                r = append(reply, s);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
@@ -390,29 +409,9 @@ static int method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error
                                           s->endpoint_mark, "AllowLan", "b", s->allow_lan,
                                           "AllowDhcp", "b", s->allow_dhcp);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
+                r = append_entry(reply, "Tunnels", "as", append_tunnels, s);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "Tunnels");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "as");
-        if (r >= 0)
-                r = append_tunnels(reply, s);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", "Endpoints");
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', "a(sqs)");
-        if (r >= 0)
-                r = append_endpoints(reply, s);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
+                r = append_entry(reply, "Endpoints", "a(sqs)", append_endpoints, s);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
