@@ -197,6 +197,7 @@ typedef enum Key {
         KEY_ENDPOINT_MARK,
         KEY_ALLOW_LAN,
         KEY_ALLOW_DHCP,
+        KEY_ENDPOINT_ANY_USER,
         _KEY_MAX,
 } Key;
 
@@ -211,6 +212,7 @@ static const struct {
         [KEY_ENDPOINT_MARK] = {"EndpointMark", "u"},
         [KEY_ALLOW_LAN] = {"AllowLan", "b"},
         [KEY_ALLOW_DHCP] = {"AllowDhcp", "b"},
+        [KEY_ENDPOINT_ANY_USER] = {"EndpointAnyUser", "b"},
 };
 
 static int read_bool(sd_bus_message *msg, bool *ret) {
@@ -229,6 +231,7 @@ static int read_value(sd_bus_message *msg, Key k, Settings *s, sd_bus_error *err
         case KEY_PERSISTENT: return read_bool(msg, &s->persistent);
         case KEY_ALLOW_LAN: return read_bool(msg, &s->allow_lan);
         case KEY_ALLOW_DHCP: return read_bool(msg, &s->allow_dhcp);
+        case KEY_ENDPOINT_ANY_USER: return read_bool(msg, &s->endpoint_any_user);
         case KEY_ENDPOINT_MARK: return sd_bus_message_read(msg, "u", &s->endpoint_mark);
         case KEY_TUNNELS: return read_tunnels(msg, s, error);
         case KEY_ENDPOINTS: return read_endpoints(msg, s, error);
@@ -404,10 +407,11 @@ static int method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
-                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}", "Enabled", "b", s->enabled,
-                                          "Persistent", "b", s->persistent, "EndpointMark", "u",
-                                          s->endpoint_mark, "AllowLan", "b", s->allow_lan,
-                                          "AllowDhcp", "b", s->allow_dhcp);
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "Enabled", "b",
+                                          s->enabled, "Persistent", "b", s->persistent,
+                                          "EndpointMark", "u", s->endpoint_mark, "AllowLan", "b",
+                                          s->allow_lan, "AllowDhcp", "b", s->allow_dhcp,
+                                          "EndpointAnyUser", "b", s->endpoint_any_user);
         if (r >= 0)
                 r = append_entry(reply, "Tunnels", "as", append_tunnels, s);
         if (r >= 0)
@@ -534,6 +538,8 @@ static bool *settings_bool(Settings *s, const char *property) {
                 return &s->allow_lan;
         if (strcmp(property, "AllowDhcp") == 0)
                 return &s->allow_dhcp;
+        if (strcmp(property, "EndpointAnyUser") == 0)
+                return &s->endpoint_any_user;
         return NULL;
 }
 
@@ -669,6 +675,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                  EMITS | OPEN),
         SD_BUS_WRITABLE_PROPERTY("AllowDhcp", "b", property_get_bool, property_set_bool, 0,
                                  EMITS | OPEN),
+        SD_BUS_WRITABLE_PROPERTY("EndpointAnyUser", "b", property_get_bool, property_set_bool, 0,
+                                 EMITS | OPEN),
         SD_BUS_PROPERTY("TunnelUp", "b", property_get_active_tunnels, 0, EMITS),
         SD_BUS_PROPERTY("ActiveTunnels", "as", property_get_active_tunnels, 0, EMITS),
         SD_BUS_PROPERTY("LanSubnets", "as", property_get_lan_subnets, 0, EMITS),
@@ -713,6 +721,7 @@ typedef enum Property {
         PROP_ENDPOINT_MARK,
         PROP_ALLOW_LAN,
         PROP_ALLOW_DHCP,
+        PROP_ENDPOINT_ANY_USER,
         PROP_TUNNEL_UP,
         PROP_ACTIVE_TUNNELS,
         PROP_LAN_SUBNETS,
@@ -728,6 +737,7 @@ static const char *const property_names[_PROP_MAX] = {
         [PROP_ENDPOINT_MARK] = "EndpointMark",
         [PROP_ALLOW_LAN] = "AllowLan",
         [PROP_ALLOW_DHCP] = "AllowDhcp",
+        [PROP_ENDPOINT_ANY_USER] = "EndpointAnyUser",
         [PROP_TUNNEL_UP] = "TunnelUp",
         [PROP_ACTIVE_TUNNELS] = "ActiveTunnels",
         [PROP_LAN_SUBNETS] = "LanSubnets",
@@ -780,6 +790,7 @@ void bus_emit_settings_changed(Manager *m, const Settings *old, Protection old_p
         CHANGED(PROP_ALLOW_LAN, old->allow_lan != s->allow_lan);
         CHANGED(PROP_LAN_SUBNETS, old->allow_lan != s->allow_lan);
         CHANGED(PROP_ALLOW_DHCP, old->allow_dhcp != s->allow_dhcp);
+        CHANGED(PROP_ENDPOINT_ANY_USER, old->endpoint_any_user != s->endpoint_any_user);
         CHANGED(PROP_PROTECTION, old_protection != m->protection);
         if (!strv_equal(old->tunnels, old->n_tunnels, s->tunnels, s->n_tunnels))
                 mask |= 1u << PROP_TUNNELS | 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS;

@@ -83,11 +83,15 @@ static int add_chain(Lines *l, const struct nlmsghdr *nlh) {
                 goto out;
         name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
         if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
-                r = lines_pushf(l, "chain %s type %s hook %u priority %d policy %s", name,
+                r = lines_pushf(l, "chain %s type %s hook %u priority %d policy %s%s%s", name,
                                 nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE),
                                 nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
                                 nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
-                                verdict_name(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)));
+                                verdict_name(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)),
+                                nftnl_chain_is_set(c, NFTNL_CHAIN_DEV) ? " device " : "",
+                                nftnl_chain_is_set(c, NFTNL_CHAIN_DEV)
+                                        ? nftnl_chain_get_str(c, NFTNL_CHAIN_DEV)
+                                        : "");
         else
                 r = lines_pushf(l, "chain %s", name);
 out:
@@ -205,17 +209,31 @@ static int add_object(Lines *l, const struct nlmsghdr *nlh) {
 int lines_add_message(Lines *l, const struct nlmsghdr *nlh) {
         const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
 
-        if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || g->nfgen_family != NFPROTO_INET)
+        size_t first = l->n;
+        int r;
+
+        if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES ||
+            (g->nfgen_family != NFPROTO_INET && g->nfgen_family != NFPROTO_NETDEV))
                 return 0;
         switch (nlh->nlmsg_type & 0xff) {
-        case NFT_MSG_NEWTABLE: return add_table(l, nlh);
-        case NFT_MSG_NEWCHAIN: return add_chain(l, nlh);
-        case NFT_MSG_NEWRULE: return add_rule(l, nlh);
-        case NFT_MSG_NEWSET: return add_set(l, nlh);
-        case NFT_MSG_NEWSETELEM: return add_elements(l, nlh);
-        case NFT_MSG_NEWOBJ: return add_object(l, nlh);
+        case NFT_MSG_NEWTABLE: r = add_table(l, nlh); break;
+        case NFT_MSG_NEWCHAIN: r = add_chain(l, nlh); break;
+        case NFT_MSG_NEWRULE: r = add_rule(l, nlh); break;
+        case NFT_MSG_NEWSET: r = add_set(l, nlh); break;
+        case NFT_MSG_NEWSETELEM: r = add_elements(l, nlh); break;
+        case NFT_MSG_NEWOBJ: r = add_object(l, nlh); break;
         default: return 0;
         }
+        /* The frames table's objects share names with the inet table's: say which is which. */
+        for (size_t i = first; r >= 0 && g->nfgen_family == NFPROTO_NETDEV && i < l->n; i++) {
+                char *line;
+
+                if (asprintf(&line, "netdev %s", l->v[i]) < 0)
+                        return -ENOMEM;
+                free(l->v[i]);
+                l->v[i] = line;
+        }
+        return r;
 }
 
 int lines_add_batch(Lines *l, const Batch *b) {

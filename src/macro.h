@@ -46,3 +46,10 @@ static inline int errno_set(int r) {
         errno = r < 0 ? -r : r;
         return r;
 }
+
+#define SWAP(a, b)                                                                                 \
+        do {                                                                                       \
+                __typeof__(a) _t = (a);                                                            \
+                (a) = (b);                                                                         \
+                (b) = _t;                                                                          \
+        } while (0)

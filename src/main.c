@@ -84,9 +84,18 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
+static void boot_no_events(void *userdata) {
+        (void)userdata;
+}
+
 /* The boot unit: before any interface is configured, put the saved table in force. */
 static int run_boot(void) {
         _cleanup_(nft_freep) Nft *nft = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(netwatch_freep) Netwatch *w = NULL;
+        _cleanup_(freep) GuardedLink *links = NULL;
+        NetView v = {.lan = lan_private_ranges, .n_lan = lan_private_ranges_count};
+        bool frames;
         char error[ERROR_MAX] = "";
         Settings s;
         Protection p;
@@ -110,8 +119,18 @@ static int run_boot(void) {
                 return 0;
         }
 
-        r = table_install(nft, &s, lan_prefixes_private, lan_prefixes_private_count, arg_unowned,
-                          &p, error);
+        /* Before networking no address is configured: LAN is every private range, and each link
+         * there now gets its egress chain. */
+        r = sd_event_default(&event);
+        if (r >= 0)
+                r = netwatch_new(event, boot_no_events, NULL, &w);
+        if (r >= 0)
+                r = netwatch_guarded_links(w, s.tunnels, s.n_tunnels, &links, &v.n_links);
+        if (r < 0)
+                log_warning_errno(r, "Failed to list the links (%m): no egress chains until the "
+                                     "service starts.");
+        v.links = links;
+        r = table_install(nft, &s, &v, arg_unowned, &p, &frames, error);
         settings_done(&s);
         if (r < 0)
                 return log_error_errno(r, "Failed to install table inet killswitchd: %s", error);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <linux/netfilter.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ Manager *manager_free(Manager *m) {
         netwatch_free(m->netwatch);
         free(m->tunnel_links);
         free(m->lan);
+        free(m->onlink);
+        free(m->links);
         /* Closing the socket orphans an owned table; the kernel keeps it (persist). */
         nft_free(m->nft);
         sd_event_unref(m->event);
@@ -61,14 +64,27 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
-/* Puts the kernel in line with s: the table installed, or removed when disabled. */
+static NetView manager_view(const Manager *m) {
+        return (NetView){
+                .lan = m->lan,
+                .n_lan = m->n_lan,
+                .onlink = m->onlink,
+                .n_onlink = m->n_onlink,
+                .links = m->links,
+                .n_links = m->n_links,
+        };
+}
+
+/* Puts the kernel in line with s: the tables installed, or removed when disabled. */
 static int manager_commit(Manager *m, const Settings *s, Protection *ret,
                           char error[static ERROR_MAX]) {
+        NetView v = manager_view(m);
+
         if (!s->enabled) {
                 *ret = PROTECTION_NONE;
                 return table_remove(m->nft, error);
         }
-        return table_install(m->nft, s, m->lan, m->n_lan, m->unowned, ret, error);
+        return table_install(m->nft, s, &v, m->unowned, ret, &m->frames, error);
 }
 
 static void manager_update_network(Manager *m, bool emit);
@@ -326,45 +342,56 @@ static bool manager_update_tunnels(Manager *m, bool emit) {
         return changed;
 }
 
-static bool lan_equal(const LanPrefix *a, size_t na, const LanPrefix *b, size_t nb) {
+static bool links_equal(const GuardedLink *a, size_t na, const GuardedLink *b, size_t nb) {
         if (na != nb)
                 return false;
         for (size_t i = 0; i < na; i++)
-                if (lan_prefix_compare(&a[i], &b[i]) != 0)
+                if (!guarded_link_equal(&a[i], &b[i]))
                         return false;
         return true;
 }
 
-/* Connected subnets changed: swap the LAN set elements in one transaction ('apply' is false
- * before the table is first installed). */
+/* Addresses or links changed: refill the LAN and on-link sets and give each link its egress
+ * chain, in one transaction ('apply' is false before the table is first installed). Returns
+ * whether the LAN changed. */
 static bool manager_update_lan(Manager *m, bool apply) {
+        _cleanup_(freep) LanPrefix *lan = NULL, *onlink = NULL;
+        _cleanup_(freep) GuardedLink *links = NULL;
         char error[ERROR_MAX];
-        LanPrefix *lan;
-        size_t n;
+        size_t n_lan, n_onlink, n_links;
+        bool lan_changed;
+        NetView old, now;
         int r;
 
-        if (netwatch_lan_prefixes(m->netwatch, m->settings.tunnels, m->settings.n_tunnels, &lan,
-                                  &n) < 0)
+        if (netwatch_prefixes(m->netwatch, m->settings.tunnels, m->settings.n_tunnels, &lan, &n_lan,
+                              &onlink, &n_onlink) < 0 ||
+            netwatch_guarded_links(m->netwatch, m->settings.tunnels, m->settings.n_tunnels, &links,
+                                   &n_links) < 0)
                 return false;
-        if (lan_equal(lan, n, m->lan, m->n_lan)) {
-                free(lan);
+        lan_changed = !lan_prefixes_equal(lan, n_lan, m->lan, m->n_lan);
+        if (!lan_changed && lan_prefixes_equal(onlink, n_onlink, m->onlink, m->n_onlink) &&
+            links_equal(links, n_links, m->links, m->n_links))
                 return false;
-        }
-        free(m->lan);
-        m->lan = lan;
-        m->n_lan = n;
-        if (!apply || !m->settings.enabled || !m->settings.allow_lan)
-                return true;
 
-        log_info("Connected subnets changed: %zu LAN prefix(es).", n);
-        r = table_update_lan(m->nft, m->lan, m->n_lan, error);
-        if (r < 0) {
-                log_warning("LAN update refused (%s): rebuilding the table.", error);
-                r = manager_commit(m, &m->settings, &m->protection, error);
+        old = manager_view(m);
+        now = (NetView){lan, n_lan, onlink, n_onlink, links, n_links};
+        if (apply && m->settings.enabled) {
+                log_info("Network changed: %zu LAN prefix(es), %zu on-link, %zu link(s) guarded.",
+                         n_lan, n_onlink, n_links);
+                r = table_update_network(m->nft, &m->settings, &old, &now, m->frames, error);
                 if (r < 0)
-                        log_error("Failed to rebuild the table: %s", error);
-        }
-        return true;
+                        log_warning("Network update refused (%s): rebuilding the table.", error);
+        } else
+                r = 0;
+        SWAP(m->lan, lan);
+        SWAP(m->onlink, onlink);
+        SWAP(m->links, links);
+        m->n_lan = n_lan;
+        m->n_onlink = n_onlink;
+        m->n_links = n_links;
+        if (r < 0 && manager_commit(m, &m->settings, &m->protection, error) < 0)
+                log_error("Failed to rebuild the table: %s", error);
+        return lan_changed;
 }
 
 static void manager_update_uplink(Manager *m, bool emit) {
@@ -400,11 +427,14 @@ int manager_table_diff(Manager *m, const Lines *have, Lines *missing, Lines *ext
         _cleanup_(batch_done) Batch b = {};
         RulesetParams p = {
                 .table_flags = m->protection == PROTECTION_OWNER ? TABLE_FLAGS_OWNED : 0,
+                .frames = m->frames,
         };
         int r;
 
         batch_init(&b, 0);
-        r = ruleset_build(&b, &m->settings, m->lan, m->n_lan, &p);
+        NetView v = manager_view(m);
+
+        r = ruleset_build(&b, &m->settings, &v, &p);
         if (r >= 0)
                 r = lines_add_batch(&want, &b);
         if (r < 0)
@@ -454,10 +484,10 @@ static void on_tampered(const char *what, const char *culprit, bool lost, void *
 }
 
 uint64_t manager_blocked_packets(Manager *m) {
-        uint64_t packets = 0, bytes;
+        uint64_t packets = 0;
 
         if (m->settings.enabled)
-                (void)nft_get_counter(m->nft, &packets, &bytes);
+                (void)table_blocked(m->nft, &packets);
         return packets;
 }
 
@@ -473,7 +503,7 @@ static void manager_load(Manager *m) {
         if (r == -ENOENT) {
                 /* No saved settings but a table in force (put there by --boot from settings that
                  * were bad, or by an earlier daemon): keep blocking rather than guess. */
-                if (nft_get_table(m->nft, &t) < 0)
+                if (nft_get_table(m->nft, NFPROTO_INET, &t) < 0)
                         return;
                 log_warning("No saved settings but table inet killswitchd exists: blocking all "
                             "traffic until settings are applied.");
@@ -498,8 +528,10 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch nftables changes: %m");
         if (m->settings.enabled) {
-                r = table_install(m->nft, &m->settings, m->lan, m->n_lan, m->unowned,
-                                  &m->protection, error);
+                NetView v = manager_view(m);
+
+                r = table_install(m->nft, &m->settings, &v, m->unowned, &m->protection, &m->frames,
+                                  error);
                 if (r < 0)
                         return log_error_errno(r, "Failed to install table inet killswitchd: %s",
                                                error);

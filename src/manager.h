@@ -35,6 +35,7 @@ typedef struct Manager {
         char *state_dir;
         Settings settings;
         Protection protection;
+        bool frames;  /* the netdev table for frames is in force (the kernel has egress hooks) */
         bool unowned; /* never use owner+persist (--protection=monitor) */
 
         Monitor *monitor;   /* others' changes to our table */
@@ -45,8 +46,12 @@ typedef struct Manager {
         Netwatch *netwatch;
         LinkInfo *tunnel_links; /* interfaces matching Tunnels */
         size_t n_tunnel_links;
-        LanPrefix *lan; /* connected subnets outside the tunnels */
+        LanPrefix *lan; /* private prefixes of addresses outside the tunnels */
         size_t n_lan;
+        LanPrefix *onlink; /* all prefixes of addresses outside the tunnels */
+        size_t n_onlink;
+        GuardedLink *links; /* the links that get an egress chain */
+        size_t n_links;
         char uplink[IFNAMSIZ]; /* default route's interface outside the tunnels */
 } Manager;
 

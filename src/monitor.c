@@ -119,7 +119,8 @@ static void scan_message(Monitor *m, const struct nlmsghdr *nlh, Scan *s) {
                 return;
         }
         table = attr_str(nlh, ATTR_TABLE);
-        if (g->nfgen_family != NFPROTO_INET || !table || strcmp(table, TABLE_NAME) != 0)
+        if ((g->nfgen_family != NFPROTO_INET && g->nfgen_family != NFPROTO_NETDEV) || !table ||
+            strcmp(table, TABLE_NAME) != 0)
                 return;
         /* Deleting a table also reports each rule and chain in it: name the biggest change. */
         if (!s->tampered || change_rank(nlh->nlmsg_type) > s->rank) {

@@ -222,101 +222,126 @@ static bool link_is_lan(Netwatch *w, int ifindex, char *const *patterns, size_t 
         return link && rtnl_link_get_name(link) && is_outside(link, patterns, n_patterns);
 }
 
-int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b) {
-        int r;
-
-        if (a->family != b->family)
-                return a->family < b->family ? -1 : 1;
-        r = memcmp(&a->addr, &b->addr, a->family == AF_INET ? 4 : 16);
-        if (r != 0)
-                return r;
-        return (int)a->prefixlen - (int)b->prefixlen;
-}
-
-static int lan_prefix_compare_qsort(const void *a, const void *b) {
-        return lan_prefix_compare(a, b);
-}
-
-int lan_prefix_format(const LanPrefix *p, char *buf, size_t size) {
-        char a[INET6_ADDRSTRLEN];
-
-        if (!inet_ntop(p->family, &p->addr, a, sizeof(a)))
-                return -errno;
-        if ((size_t)snprintf(buf, size, "%s/%u", a, p->prefixlen) >= size)
-                return -ENOBUFS;
-        return 0;
-}
-
 typedef struct PrefixList {
         LanPrefix *v;
         size_t n;
         int r;
 } PrefixList;
 
-static void prefix_add(PrefixList *l, struct nl_addr *a) {
-        int family = nl_addr_get_family(a);
-        unsigned plen = nl_addr_get_prefixlen(a), len = family == AF_INET ? 4 : 16;
-        LanPrefix p = {.family = (uint8_t)family, .prefixlen = (uint8_t)plen};
-        uint8_t *bytes = (uint8_t *)&p.addr;
+static void prefix_push(PrefixList *l, const LanPrefix *p) {
         LanPrefix *t;
 
-        if (l->r < 0 || (family != AF_INET && family != AF_INET6) || nl_addr_get_len(a) != len)
+        if (l->r < 0)
                 return;
-        if (plen < (family == AF_INET ? LAN_PREFIXLEN_MIN4 : LAN_PREFIXLEN_MIN6) || plen > len * 8)
-                return;
-        memcpy(&p.addr, nl_addr_get_binary_addr(a), len);
-        /* The subnet, not the host: clear the host bits. */
-        for (unsigned i = 0; i < len; i++) {
-                unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
-                bytes[i] &= bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
-        }
         t = realloc(l->v, (l->n + 1) * sizeof(LanPrefix));
         if (!t) {
                 l->r = -ENOMEM;
                 return;
         }
         l->v = t;
-        l->v[l->n++] = p;
+        l->v[l->n++] = *p;
 }
 
-int netwatch_lan_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret,
-                          size_t *ret_n) {
-        PrefixList l = {};
-        size_t n = 0;
+static int prefix_list_take(PrefixList *l, LanPrefix **ret, size_t *ret_n) {
+        if (l->r < 0) {
+                free(l->v);
+                return l->r;
+        }
+        *ret_n = lan_prefixes_normalize(l->v, l->n);
+        *ret = l->v;
+        return 0;
+}
+
+/* Only addresses: routes are what a DHCP server (option 121) or a router advertisement's
+ * on-link prefixes create, and the kernel marks RA prefix routes "proto kernel" like its own.
+ * An address was configured on this machine, from whatever source; and even then only its
+ * private part is LAN (a lease of 8.8.8.10/24 must not make 8.8.8.8 "LAN"). */
+int netwatch_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret_lan,
+                      size_t *ret_n_lan, LanPrefix **ret_onlink, size_t *ret_n_onlink) {
+        PrefixList lan = {}, onlink = {};
+        int r;
 
         for (struct nl_object *o = nl_cache_get_first(w->addrs); o; o = nl_cache_get_next(o)) {
                 struct rtnl_addr *a = (struct rtnl_addr *)o;
+                struct nl_addr *local = rtnl_addr_get_local(a);
+                LanPrefix p, private;
 
-                if (link_is_lan(w, rtnl_addr_get_ifindex(a), patterns, n_patterns) &&
-                    rtnl_addr_get_local(a))
-                        prefix_add(&l, rtnl_addr_get_local(a));
+                if (!local || !link_is_lan(w, rtnl_addr_get_ifindex(a), patterns, n_patterns) ||
+                    nl_addr_get_len(local) != (nl_addr_get_family(local) == AF_INET ? 4 : 16) ||
+                    !lan_prefix_from_address(nl_addr_get_family(local),
+                                             nl_addr_get_binary_addr(local),
+                                             (unsigned)rtnl_addr_get_prefixlen(a), &p))
+                        continue;
+                prefix_push(&onlink, &p);
+                if (lan_prefix_clamp_private(&p, &private))
+                        prefix_push(&lan, &private);
         }
-        /* Connected routes: in the main table, unicast, no gateway (on-link). */
-        for (struct nl_object *o = nl_cache_get_first(w->routes); o; o = nl_cache_get_next(o)) {
-                struct rtnl_route *rt = (struct rtnl_route *)o;
-                struct rtnl_nexthop *nh;
+        r = prefix_list_take(&lan, ret_lan, ret_n_lan);
+        if (r < 0) {
+                free(onlink.v);
+                return r;
+        }
+        r = prefix_list_take(&onlink, ret_onlink, ret_n_onlink);
+        if (r < 0) {
+                free(*ret_lan);
+                *ret_lan = NULL;
+        }
+        return r;
+}
 
-                if (rtnl_route_get_table(rt) != RT_TABLE_MAIN ||
-                    rtnl_route_get_type(rt) != RTN_UNICAST || rtnl_route_get_nnexthops(rt) != 1)
-                        continue;
-                nh = rtnl_route_nexthop_n(rt, 0);
-                if (rtnl_route_nh_get_gateway(nh) || !rtnl_route_get_dst(rt) ||
-                    !link_is_lan(w, rtnl_route_nh_get_ifindex(nh), patterns, n_patterns))
-                        continue;
-                prefix_add(&l, rtnl_route_get_dst(rt));
+/* What the kernel calls the links that tunnel: WireGuard, TUN (OpenVPN, wireguard-go and most
+ * userspace VPNs), and the kernel's IP-in-IP, GRE and IPsec tunnels. */
+static bool kind_is_tunnel(const char *kind) {
+        static const char *const kinds[] = {"wireguard", "tun",    "ipip",   "sit",
+                                            "gre",       "ip6gre", "ip6tnl", "vti",
+                                            "vti6",      "xfrm",   "gretap", "ip6gretap"};
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                if (strcmp(kind, kinds[i]) == 0)
+                        return true;
+        return false;
+}
+
+static LinkLayout link_layout(struct rtnl_link *link) {
+        switch (rtnl_link_get_arptype(link)) {
+        case ARPHRD_ETHER: return LAYOUT_ETHERNET;
+        case ARPHRD_NONE:
+        case ARPHRD_RAWIP:
+        case ARPHRD_PPP: return LAYOUT_IP;
+        default: return LAYOUT_OTHER;
         }
-        if (l.r < 0) {
-                free(l.v);
-                return l.r;
-        }
-        if (l.n > 0) {
-                qsort(l.v, l.n, sizeof(LanPrefix), lan_prefix_compare_qsort);
-                for (size_t i = 1; i < l.n; i++)
-                        if (lan_prefix_compare(&l.v[n], &l.v[i]) != 0)
-                                l.v[++n] = l.v[i];
+}
+
+int netwatch_guarded_links(Netwatch *w, char *const *patterns, size_t n_patterns, GuardedLink **ret,
+                           size_t *ret_n) {
+        GuardedLink *v = NULL;
+        size_t n = 0;
+
+        for (struct nl_object *o = nl_cache_get_first(w->links); o; o = nl_cache_get_next(o)) {
+                struct rtnl_link *link = (struct rtnl_link *)o;
+                const char *name = rtnl_link_get_name(link), *kind = rtnl_link_get_type(link);
+                bool named_tunnel;
+                GuardedLink *t;
+
+                if (!link_is_real(link) || !name || (rtnl_link_get_flags(link) & IFF_LOOPBACK))
+                        continue;
+                named_tunnel = matches_any(name, patterns, n_patterns);
+                /* A tunnel by name is trusted as one unless the kernel names another kind: a
+                 * veth or a bridge called "wg0" is no tunnel. Links without a kind (PPP) keep
+                 * the benefit of the doubt. */
+                if (named_tunnel && (!kind || kind_is_tunnel(kind)))
+                        continue;
+                t = realloc(v, (n + 1) * sizeof(GuardedLink));
+                if (!t) {
+                        free(v);
+                        return -ENOMEM;
+                }
+                v = t;
+                v[n] = (GuardedLink){.layout = link_layout(link), .impostor = named_tunnel};
+                snprintf(v[n].name, sizeof(v[n].name), "%s", name);
                 n++;
         }
-        *ret = l.v;
+        *ret = v;
         *ret_n = n;
         return 0;
 }

@@ -18,10 +18,6 @@ typedef struct LinkInfo {
         bool up;
 } LinkInfo;
 
-/* Connected prefixes shorter than these are ignored: "LAN" never means half the internet. */
-#define LAN_PREFIXLEN_MIN4 8
-#define LAN_PREFIXLEN_MIN6 16
-
 int netwatch_new(sd_event *event, netwatch_handler_t handler, void *userdata, Netwatch **ret);
 Netwatch *netwatch_free(Netwatch *w);
 DEFINE_FREEP(Netwatch, netwatch_free)
@@ -39,14 +35,16 @@ int netwatch_outside_links(Netwatch *w, char *const *patterns, size_t n_patterns
 int netwatch_uplink_tunnels(Netwatch *w, char *const *patterns, size_t n_patterns, char *buf,
                             size_t size);
 
-/* The subnets directly connected to links that are up and are neither loopback nor tunnels:
- * from the addresses on them and from routes without a gateway. Sorted, unique. */
-int netwatch_lan_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret,
-                          size_t *ret_n);
+/* From the addresses on links that are up and are neither loopback nor tunnels: their
+ * prefixes ('onlink') and the private part of those ('lan', see lan.h). Sorted, unique. */
+int netwatch_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret_lan,
+                      size_t *ret_n_lan, LanPrefix **ret_onlink, size_t *ret_n_onlink);
+
+/* Every link but loopback and genuine tunnels, whether up or not: frames can be sent on a link
+ * that is down the moment it goes up. */
+int netwatch_guarded_links(Netwatch *w, char *const *patterns, size_t n_patterns, GuardedLink **ret,
+                           size_t *ret_n);
 
 /* The interface of the best default route that does not go through a tunnel; "" if none. */
 int netwatch_default_interface(Netwatch *w, char *const *patterns, size_t n_patterns,
                                char ret[static IFNAMSIZ]);
-
-int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b);
-int lan_prefix_format(const LanPrefix *p, char *buf, size_t size);

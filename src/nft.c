@@ -172,8 +172,9 @@ int nft_commit(Nft *nft, const Batch *b, char error[static ERROR_MAX]) {
 }
 
 /* A GET request (or a dump); cb parses each answer. */
-static int nft_request(Nft *nft, uint16_t type, uint16_t flags, mnl_cb_t cb, void *userdata,
-                       void (*build)(struct nlmsghdr *nlh, const void *arg), const void *arg) {
+static int nft_request(Nft *nft, uint16_t family, uint16_t type, uint16_t flags, mnl_cb_t cb,
+                       void *userdata, void (*build)(struct nlmsghdr *nlh, const void *arg),
+                       const void *arg) {
         uint8_t buf[64 * 1024];
         struct nlmsghdr *nlh;
         uint32_t seq = nft->seq++;
@@ -181,7 +182,7 @@ static int nft_request(Nft *nft, uint16_t type, uint16_t flags, mnl_cb_t cb, voi
 
         /* libnftnl leaves attribute padding as it finds it: start from zeroes. */
         memset(buf, 0, MNL_NLMSG_HDRLEN + 1024);
-        nlh = nftnl_nlmsg_build_hdr((char *)buf, type, NFPROTO_INET, flags, seq);
+        nlh = nftnl_nlmsg_build_hdr((char *)buf, type, family, flags, seq);
         build(nlh, arg);
         if (mnl_socket_sendto(nft->nl, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
@@ -199,9 +200,9 @@ static int nft_request(Nft *nft, uint16_t type, uint16_t flags, mnl_cb_t cb, voi
         }
 }
 
-static int nft_query(Nft *nft, uint16_t type, mnl_cb_t cb, void *userdata,
+static int nft_query(Nft *nft, uint16_t family, uint16_t type, mnl_cb_t cb, void *userdata,
                      void (*build)(struct nlmsghdr *nlh, const void *arg)) {
-        return nft_request(nft, type, NLM_F_ACK, cb, userdata, build, NULL);
+        return nft_request(nft, family, type, NLM_F_ACK, cb, userdata, build, NULL);
 }
 
 /* Attribute 1 names the table in every nf_tables object request; 2 names a set. */
@@ -211,8 +212,9 @@ static void build_dump(struct nlmsghdr *nlh, const void *arg) {
                 mnl_attr_put_strz(nlh, 2, arg);
 }
 
-int nft_dump(Nft *nft, uint16_t type, const char *set, mnl_cb_t cb, void *userdata) {
-        return nft_request(nft, type, NLM_F_DUMP, cb, userdata, build_dump, set);
+int nft_dump(Nft *nft, uint16_t family, uint16_t type, const char *set, mnl_cb_t cb,
+             void *userdata) {
+        return nft_request(nft, family, type, NLM_F_DUMP, cb, userdata, build_dump, set);
 }
 
 static void build_get_table(struct nlmsghdr *nlh, const void *arg) {
@@ -235,11 +237,11 @@ static int parse_table(const struct nlmsghdr *nlh, void *userdata) {
         return MNL_CB_OK;
 }
 
-int nft_get_table(Nft *nft, TableInfo *ret) {
+int nft_get_table(Nft *nft, uint16_t family, TableInfo *ret) {
         TableInfo info = {};
         int r;
 
-        r = nft_query(nft, NFT_MSG_GETTABLE, parse_table, &info, build_get_table);
+        r = nft_query(nft, family, NFT_MSG_GETTABLE, parse_table, &info, build_get_table);
         if (r < 0)
                 return r;
         *ret = info;
@@ -271,11 +273,11 @@ static int parse_counter(const struct nlmsghdr *nlh, void *userdata) {
         return MNL_CB_OK;
 }
 
-int nft_get_counter(Nft *nft, uint64_t *ret_packets, uint64_t *ret_bytes) {
+int nft_get_counter(Nft *nft, uint16_t family, uint64_t *ret_packets, uint64_t *ret_bytes) {
         Counter c = {};
         int r;
 
-        r = nft_query(nft, NFT_MSG_GETOBJ, parse_counter, &c, build_get_counter);
+        r = nft_query(nft, family, NFT_MSG_GETOBJ, parse_counter, &c, build_get_counter);
         if (r < 0)
                 return r;
         *ret_packets = c.packets;

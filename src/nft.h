@@ -30,10 +30,13 @@ uint32_t nft_next_seq(const Nft *nft);
  * nothing; 'error' names the refused message and the kernel's reason. */
 int nft_commit(Nft *nft, const Batch *b, char error[static ERROR_MAX]);
 
-/* Dumps objects of our table (GETCHAIN, GETRULE, GETSET, GETOBJ; GETSETELEM of 'set'); cb gets
- * each NEW* message the kernel answers with. */
-int nft_dump(Nft *nft, uint16_t type, const char *set, mnl_cb_t cb, void *userdata);
+/* Our tables: inet (NFPROTO_INET) for the IP stack, netdev (NFPROTO_NETDEV) for frames. */
 
-/* -ENOENT when our table does not exist. */
-int nft_get_table(Nft *nft, TableInfo *ret);
-int nft_get_counter(Nft *nft, uint64_t *ret_packets, uint64_t *ret_bytes);
+/* Dumps objects of our table of 'family' (GETCHAIN, GETRULE, GETSET, GETOBJ; GETSETELEM of
+ * 'set'); cb gets each NEW* message the kernel answers with. */
+int nft_dump(Nft *nft, uint16_t family, uint16_t type, const char *set, mnl_cb_t cb,
+             void *userdata);
+
+/* -ENOENT when our table of 'family' does not exist. */
+int nft_get_table(Nft *nft, uint16_t family, TableInfo *ret);
+int nft_get_counter(Nft *nft, uint16_t family, uint64_t *ret_packets, uint64_t *ret_bytes);

@@ -10,39 +10,16 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "ruleset.h"
-
-#define LAN4(a, b, c, d, len)                                                                      \
-        {                                                                                          \
-                .family = AF_INET, .prefixlen = len,                                               \
-                .addr.in.s_addr = (uint32_t)((a) | (b) << 8 | (c) << 16 | (uint32_t)(d) << 24)     \
-        }
-#define LAN6(b0, b1, len)                                                                          \
-        {                                                                                          \
-                .family = AF_INET6, .prefixlen = len, .addr.in6.s6_addr = { b0, b1 }               \
-        }
-
-/* The byte order trick in LAN4 assumes a little-endian host, checked at build time. */
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "LAN4() needs a little-endian host");
-
-const LanPrefix lan_prefixes_private[] = {
-        LAN4(10, 0, 0, 0, 8),     LAN4(172, 16, 0, 0, 12), LAN4(192, 168, 0, 0, 16),
-        LAN4(169, 254, 0, 0, 16), LAN6(0xfc, 0x00, 7),     LAN6(0xfe, 0x80, 10),
-};
-const size_t lan_prefixes_private_count = ELEMENTSOF(lan_prefixes_private);
-
-/* Link-local multicast is part of "LAN" whenever AllowLan is on (mDNS, SSDP, MLD). */
-static const LanPrefix lan_multicast[] = {
-        LAN4(224, 0, 0, 0, 24),
-        LAN6(0xff, 0x02, 16),
-};
 
 /* Data types as nft(8) numbers them, so that "nft list" prints our sets readably. */
 enum {
@@ -54,17 +31,34 @@ enum {
         NFT_TYPE_BITS = 6, /* a concatenation packs each member's type in 6 bits */
 };
 
-enum { SET_TUNNELS = 1, SET_ENDPOINTS4, SET_ENDPOINTS6, SET_LAN4, SET_LAN6 };
+enum {
+        SET_TUNNELS = 1,
+        SET_ENDPOINTS4,
+        SET_ENDPOINTS6,
+        SET_LAN4,
+        SET_LAN6,
+        SET_ONLINK4,
+        SET_ONLINK6,
+        SET_COUNT
+};
 static const char *const set_names[] = {
         [SET_TUNNELS] = "tunnels",
         [SET_ENDPOINTS4] = "endpoints4",
         [SET_ENDPOINTS6] = "endpoints6",
         [SET_LAN4] = "lan4",
         [SET_LAN6] = "lan6",
+        [SET_ONLINK4] = "onlink4",
+        [SET_ONLINK6] = "onlink6",
 };
 
 /* Elements per NEWSETELEM message: keeps each message far below BATCH_MESSAGE_MAX. */
 #define ELEMS_PER_MESSAGE 512
+
+/* After NAT (srcnat is 100) and after any other table: a packet that another table re-routed
+ * after our output chain is checked again on its way out. */
+#define PRIORITY_POSTROUTING_LAST 500
+#define PRIORITY_FILTER 0   /* nft(8) "priority filter" */
+#define PRIORITY_RAW (-300) /* nft(8) "priority raw": before conntrack */
 
 /* Every concatenation member takes whole 32-bit registers. */
 #define KEY_MAX 24
@@ -72,8 +66,14 @@ static const char *const set_names[] = {
 typedef struct Builder {
         Batch *batch;
         const Settings *settings;
-        int r; /* first error; later calls do nothing */
+        uint16_t family; /* NFPROTO_INET, or NFPROTO_NETDEV for the frames table */
+        int r;           /* first error; later calls do nothing */
 } Builder;
+
+/* Set ids name sets created in the same batch; the netdev table's are numbered apart. */
+static uint32_t set_id(const Builder *b, int set) {
+        return (uint32_t)set + (b->family == NFPROTO_NETDEV ? SET_COUNT : 0);
+}
 
 typedef enum Direction { EGRESS, INGRESS } Direction;
 
@@ -134,16 +134,37 @@ static void put_payload(Builder *b, struct nftnl_rule *r, uint32_t base, uint32_
         put_expr(b, r, e);
 }
 
-static void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set) {
+static void put_lookup_flags(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set,
+                             uint32_t flags) {
         struct nftnl_expr *e = nftnl_expr_alloc("lookup");
 
         if (e) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
                 nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set_names[set]);
                 /* The set is created in this same batch: the kernel finds it by its id. */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, (uint32_t)set);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id(b, set));
                 /* The kernel reports the flags even when zero: say them, to compare alike. */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, flags);
+        }
+        put_expr(b, r, e);
+}
+
+static void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set) {
+        put_lookup_flags(b, r, sreg, set, 0);
+}
+
+/* reg &= mask */
+static void put_bitwise_and(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask,
+                            uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+        static const uint8_t zero[16];
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
         }
         put_expr(b, r, e);
 }
@@ -202,7 +223,7 @@ static struct nftnl_rule *rule_new(Builder *b, const char *chain) {
                 builder_fail(b, -ENOMEM);
                 return NULL;
         }
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, b->family);
         nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE_NAME);
         nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
         return r;
@@ -215,8 +236,7 @@ static void rule_emit(Builder *b, struct nftnl_rule *r) {
         if (!r)
                 return;
         if (b->r >= 0) {
-                nlh = batch_open(b->batch, NFT_MSG_NEWRULE, NFPROTO_INET,
-                                 NLM_F_CREATE | NLM_F_APPEND);
+                nlh = batch_open(b->batch, NFT_MSG_NEWRULE, b->family, NLM_F_CREATE | NLM_F_APPEND);
                 if (nlh) {
                         nftnl_rule_nlmsg_build_payload(nlh, r);
                         batch_close(b->batch, nlh);
@@ -234,11 +254,11 @@ static void emit_table(Builder *b, uint16_t type, uint32_t flags) {
                 builder_fail(b, -ENOMEM);
                 return;
         }
-        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, b->family);
         nftnl_table_set_str(t, NFTNL_TABLE_NAME, TABLE_NAME);
         if (type == NFT_MSG_NEWTABLE)
                 nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-        nlh = batch_open(b->batch, type, NFPROTO_INET, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
+        nlh = batch_open(b->batch, type, b->family, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
         if (nlh) {
                 nftnl_table_nlmsg_build_payload(nlh, t);
                 batch_close(b->batch, nlh);
@@ -255,13 +275,13 @@ static void emit_counter(Builder *b, uint64_t packets, uint64_t bytes) {
                 builder_fail(b, -ENOMEM);
                 return;
         }
-        nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+        nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, b->family);
         nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, TABLE_NAME);
         nftnl_obj_set_str(o, NFTNL_OBJ_NAME, COUNTER_NAME);
         nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
         nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, packets);
         nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, bytes);
-        nlh = batch_open(b->batch, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_CREATE);
+        nlh = batch_open(b->batch, NFT_MSG_NEWOBJ, b->family, NLM_F_CREATE);
         if (nlh) {
                 nftnl_obj_nlmsg_build_payload(nlh, o);
                 batch_close(b->batch, nlh);
@@ -270,8 +290,9 @@ static void emit_counter(Builder *b, uint64_t packets, uint64_t bytes) {
         nftnl_obj_free(o);
 }
 
-/* hook < 0: a regular chain. */
-static void emit_chain(Builder *b, const char *name, int hook, int priority) {
+/* hook < 0: a regular chain. 'device': the link a netdev base chain hooks. */
+static void emit_chain(Builder *b, const char *name, int hook, int priority, uint32_t policy,
+                       const char *device) {
         struct nftnl_chain *c = nftnl_chain_alloc();
         struct nlmsghdr *nlh;
 
@@ -279,17 +300,39 @@ static void emit_chain(Builder *b, const char *name, int hook, int priority) {
                 builder_fail(b, -ENOMEM);
                 return;
         }
-        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, b->family);
         nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE_NAME);
         nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
         if (hook >= 0) {
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
                 nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, priority);
                 nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-                /* Default deny: a packet no rule accepts is dropped even if a rule goes missing. */
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, policy);
+                if (device)
+                        nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, device);
         }
-        nlh = batch_open(b->batch, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE);
+        nlh = batch_open(b->batch, NFT_MSG_NEWCHAIN, b->family, NLM_F_CREATE);
+        if (nlh) {
+                nftnl_chain_nlmsg_build_payload(nlh, c);
+                batch_close(b->batch, nlh);
+        } else
+                builder_fail(b, -ENOMEM);
+        nftnl_chain_free(c);
+}
+
+static void emit_chain_delete(Builder *b, const char *name) {
+        struct nftnl_chain *c = nftnl_chain_alloc();
+        struct nlmsghdr *nlh;
+
+        if (!c) {
+                builder_fail(b, -ENOMEM);
+                return;
+        }
+        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, b->family);
+        nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE_NAME);
+        nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+        /* Without NLM_F_NONREC the kernel deletes the chain's rules with it. */
+        nlh = batch_open(b->batch, NFT_MSG_DELCHAIN, b->family, 0);
         if (nlh) {
                 nftnl_chain_nlmsg_build_payload(nlh, c);
                 batch_close(b->batch, nlh);
@@ -305,10 +348,10 @@ static struct nftnl_set *set_new(Builder *b, int set) {
                 builder_fail(b, -ENOMEM);
                 return NULL;
         }
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, b->family);
         nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE_NAME);
         nftnl_set_set_str(s, NFTNL_SET_NAME, set_names[set]);
-        nftnl_set_set_u32(s, NFTNL_SET_ID, (uint32_t)set);
+        nftnl_set_set_u32(s, NFTNL_SET_ID, set_id(b, set));
         return s;
 }
 
@@ -321,7 +364,7 @@ static void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, b
         nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
         nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
         nftnl_set_set_u32(s, NFTNL_SET_FLAGS, interval ? NFT_SET_INTERVAL : 0);
-        nlh = batch_open(b->batch, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE);
+        nlh = batch_open(b->batch, NFT_MSG_NEWSET, b->family, NLM_F_CREATE);
         if (nlh) {
                 nftnl_set_nlmsg_build_payload(nlh, s);
                 batch_close(b->batch, nlh);
@@ -344,7 +387,7 @@ static void elems_flush(ElemWriter *w) {
         if (!w->pending)
                 return;
         if (w->b->r >= 0) {
-                nlh = batch_open(w->b->batch, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE);
+                nlh = batch_open(w->b->batch, NFT_MSG_NEWSETELEM, w->b->family, NLM_F_CREATE);
                 if (nlh) {
                         nftnl_set_elems_nlmsg_build_payload(nlh, w->pending);
                         batch_close(w->b->batch, nlh);
@@ -458,7 +501,7 @@ static void tunnel_interval(const char *name, Interval *ret) {
                 ret->open = !key_increment(ret->end, IFNAMSIZ);
 }
 
-static void lan_interval(const LanPrefix *p, Interval *ret) {
+static void prefix_interval(const LanPrefix *p, Interval *ret) {
         size_t len = p->family == AF_INET ? 4 : 16;
         unsigned plen = p->prefixlen > len * 8 ? len * 8 : p->prefixlen;
 
@@ -487,23 +530,38 @@ static void emit_tunnel_elems(Builder *b) {
         emit_intervals(b, SET_TUNNELS, v, n, IFNAMSIZ);
 }
 
-static void emit_lan_elems(Builder *b, int family, const LanPrefix *lan, size_t n_lan) {
-        size_t n = 0, len = family == AF_INET ? 4 : 16;
-        Interval *v;
+/* One interval set from prefixes, plus the fixed ones of the same family. */
+static void emit_prefix_elems(Builder *b, int set, int family, const LanPrefix *v, size_t n,
+                              const LanPrefix *fixed, size_t n_fixed) {
+        size_t m = 0, len = family == AF_INET ? 4 : 16;
+        Interval *iv;
 
-        v = calloc(n_lan + ELEMENTSOF(lan_multicast), sizeof(Interval));
-        if (!v) {
+        iv = calloc(n + n_fixed + 1, sizeof(Interval));
+        if (!iv) {
                 builder_fail(b, -ENOMEM);
                 return;
         }
-        for (size_t i = 0; i < n_lan; i++)
-                if (lan[i].family == family)
-                        lan_interval(&lan[i], &v[n++]);
-        for (size_t i = 0; i < ELEMENTSOF(lan_multicast); i++)
-                if (lan_multicast[i].family == family)
-                        lan_interval(&lan_multicast[i], &v[n++]);
-        emit_intervals(b, family == AF_INET ? SET_LAN4 : SET_LAN6, v, n, len);
-        free(v);
+        for (size_t i = 0; i < n; i++)
+                if (v[i].family == family)
+                        prefix_interval(&v[i], &iv[m++]);
+        for (size_t i = 0; i < n_fixed; i++)
+                if (fixed[i].family == family)
+                        prefix_interval(&fixed[i], &iv[m++]);
+        emit_intervals(b, set, iv, m, len);
+        free(iv);
+}
+
+/* The sets that follow the network: LAN (only with AllowLan) and on-link destinations. */
+static void emit_network_elems(Builder *b, const NetView *v) {
+        for (int family = AF_INET; family <= AF_INET6; family += AF_INET6 - AF_INET) {
+                bool v4 = family == AF_INET;
+
+                if (b->settings->allow_lan)
+                        emit_prefix_elems(b, v4 ? SET_LAN4 : SET_LAN6, family, v->lan, v->n_lan,
+                                          lan_link_multicast, lan_link_multicast_count);
+                emit_prefix_elems(b, v4 ? SET_ONLINK4 : SET_ONLINK6, family, v->onlink, v->n_onlink,
+                                  onlink_fixed, onlink_fixed_count);
+        }
 }
 
 /* addr . l4proto . port: each member padded to whole 32-bit registers, as the kernel loads them. */
@@ -532,7 +590,7 @@ static void emit_endpoint_elems(Builder *b) {
         elems_flush(&w6);
 }
 
-/* ---- the rules ---- */
+/* ---- the rules: table inet, for everything the IP stack sends, receives and forwards ---- */
 
 static const char *allow_chain(Direction d) {
         return d == EGRESS ? "allow_egress" : "allow_ingress";
@@ -554,12 +612,44 @@ static void put_iface(Builder *b, struct nftnl_rule *r, Direction d) {
         put_meta(b, r, d == EGRESS ? NFT_META_OIFNAME : NFT_META_IIFNAME, reg32(0));
 }
 
-static void rule_loopback(Builder *b, Direction d) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+static void put_iface_is_lo(Builder *b, struct nftnl_rule *r, Direction d, uint32_t op) {
         char lo[IFNAMSIZ] = "lo";
 
         put_iface(b, r, d);
-        put_cmp(b, r, reg32(0), NFT_CMP_EQ, lo, sizeof(lo));
+        put_cmp(b, r, reg32(0), op, lo, sizeof(lo));
+}
+
+/* ct state & mask != 0 */
+static void put_ct_state(Builder *b, struct nftnl_rule *r, uint32_t states) {
+        struct nftnl_expr *e = nftnl_expr_alloc("ct");
+        uint32_t zero = 0;
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg32(0));
+        }
+        put_expr(b, r, e);
+        put_bitwise_and(b, r, reg32(0), &states, sizeof(states));
+        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+/* fib daddr [. iif] type */
+static void put_fib_daddr_type(Builder *b, struct nftnl_rule *r, bool iif) {
+        struct nftnl_expr *e = nftnl_expr_alloc("fib");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS,
+                                   NFTA_FIB_F_DADDR | (iif ? NFTA_FIB_F_IIF : 0));
+                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, reg32(0));
+        }
+        put_expr(b, r, e);
+}
+
+static void rule_loopback(Builder *b, Direction d) {
+        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+
+        put_iface_is_lo(b, r, d, NFT_CMP_EQ);
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -570,28 +660,10 @@ static void rule_loopback(Builder *b, Direction d) {
  * forwarded packet's, so locally sent packets re-routed after our output chain never do. */
 static void rule_tunnel_replies(Builder *b) {
         struct nftnl_rule *r = rule_new(b, allow_chain(EGRESS));
-        struct nftnl_expr *e;
-        uint32_t states = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED),
-                 zero = 0;
 
         put_iface(b, r, INGRESS);
         put_lookup(b, r, reg32(0), SET_TUNNELS);
-        e = nftnl_expr_alloc("ct");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg32(0));
-        }
-        put_expr(b, r, e);
-        e = nftnl_expr_alloc("bitwise");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg32(0));
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg32(0));
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(states));
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &states, sizeof(states));
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
-        }
-        put_expr(b, r, e);
-        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &zero, sizeof(zero));
+        put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -606,67 +678,99 @@ static void rule_tunnels(Builder *b, Direction d) {
 }
 
 /* ip daddr . meta l4proto . th dport @endpoints4 (saddr/sport coming in). */
-static void rule_endpoints(Builder *b, Direction d, int family) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+static void put_endpoint_match(Builder *b, struct nftnl_rule *r, Direction d, int family) {
         uint32_t alen = family == AF_INET ? 4 : 16;
-        uint32_t mark = b->settings->endpoint_mark;
 
         put_nfproto(b, r, family);
-        /* The VPN's own socket carries the mark; other programs cannot reach the server. */
-        if (d == EGRESS && mark != 0) {
-                put_meta(b, r, NFT_META_MARK, reg32(0));
-                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &mark, sizeof(mark));
-        }
         put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d), alen, reg32(0));
         put_meta(b, r, NFT_META_L4PROTO, reg32(alen / 4));
         put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, peer_port_offset(d), 2,
                     reg32(alen / 4 + 1));
         put_lookup(b, r, reg32(0), family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6);
+}
+
+/* Going out: the VPN's own socket. Without EndpointAnyUser, a socket opened by another user
+ * than root is refused first; "meta skuid" finds no owner for the kernel's own sockets (kernel
+ * WireGuard) and for forwarded packets, so those go on to the accept. With EndpointMark, only
+ * packets carrying it. Coming in: only replies to flows this machine started (conntrack has
+ * seen our packet first), so that nobody on the LAN can reach local sockets by claiming to be
+ * the VPN server; the prerouting chain has already dropped what is not for the interface it
+ * arrived on. */
+static void rules_endpoints(Builder *b, Direction d, int family) {
+        uint32_t mark = b->settings->endpoint_mark, root = 0;
+        struct nftnl_rule *r;
+
+        if (d == EGRESS && !b->settings->endpoint_any_user) {
+                r = rule_new(b, allow_chain(d));
+                put_endpoint_match(b, r, d, family);
+                put_meta(b, r, NFT_META_SKUID, reg32(0));
+                put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &root, sizeof(root));
+                put_counted_drop(b, r);
+                rule_emit(b, r);
+        }
+        r = rule_new(b, allow_chain(d));
+        put_endpoint_match(b, r, d, family);
+        if (d == EGRESS && mark != 0) {
+                put_meta(b, r, NFT_META_MARK, reg32(0));
+                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &mark, sizeof(mark));
+        }
+        if (d == INGRESS)
+                put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
 
-static void rule_udp_ports(Builder *b, Direction d, int family, uint16_t sport, uint16_t dport) {
+static void put_peer_in(Builder *b, struct nftnl_rule *r, Direction d, int family, int set4,
+                        int set6) {
+        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d),
+                    family == AF_INET ? 4 : 16, reg32(0));
+        put_lookup(b, r, reg32(0), family == AF_INET ? set4 : set6);
+}
+
+/* DHCP: going out only to the limited broadcast, the DHCPv6 multicast groups and on-link
+ * servers, so that the DHCP ports carry nothing anywhere else. */
+static void rule_dhcp(Builder *b, Direction d, int family, uint16_t sport, uint16_t dport) {
         struct nftnl_rule *r = rule_new(b, allow_chain(d));
 
         put_nfproto(b, r, family);
         put_l4proto(b, r, IPPROTO_UDP);
         put_port_eq(b, r, 0, sport);
         put_port_eq(b, r, 2, dport);
+        if (d == EGRESS)
+                put_peer_in(b, r, d, family, SET_ONLINK4, SET_ONLINK6);
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
 
-/* DHCPv4 (broadcast and unicast renewals), DHCPv6 and the ICMPv6 a host needs to keep an
- * address: router solicitation/advertisement, neighbour solicitation/advertisement, and
- * redirects coming in. */
-static void rules_dhcp(Builder *b, Direction d) {
-        struct nftnl_rule *r;
-        uint8_t lo = 133, hi = d == EGRESS ? 136 : 137;
+/* Neighbour discovery: router solicitation/advertisement, neighbour solicitation/
+ * advertisement, and redirects coming in. A hop limit of 255 proves a packet was not routed
+ * (RFC 4861); going out, only to link-local, solicited-node and on-link destinations. */
+static void rule_ndp(Builder *b, Direction d) {
+        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+        uint8_t lo = 133, hi = d == EGRESS ? 136 : 137, hops = 255;
 
-        if (d == EGRESS) {
-                rule_udp_ports(b, d, AF_INET, 68, 67);
-                rule_udp_ports(b, d, AF_INET6, 546, 547);
-        } else {
-                rule_udp_ports(b, d, AF_INET, 67, 68);
-                rule_udp_ports(b, d, AF_INET6, 547, 546);
-        }
-
-        r = rule_new(b, allow_chain(d));
         put_nfproto(b, r, AF_INET6);
         put_l4proto(b, r, IPPROTO_ICMPV6);
         put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, reg32(0));
         put_cmp(b, r, reg32(0), NFT_CMP_GTE, &lo, sizeof(lo));
         put_cmp(b, r, reg32(0), NFT_CMP_LTE, &hi, sizeof(hi));
+        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, 7, 1, reg32(0));
+        put_u8_eq(b, r, reg32(0), hops);
+        if (d == EGRESS)
+                put_peer_in(b, r, d, AF_INET6, SET_ONLINK4, SET_ONLINK6);
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
 
-static void put_lan_peer(Builder *b, struct nftnl_rule *r, Direction d, int family) {
-        put_nfproto(b, r, family);
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d),
-                    family == AF_INET ? 4 : 16, reg32(0));
-        put_lookup(b, r, reg32(0), family == AF_INET ? SET_LAN4 : SET_LAN6);
+static void rules_dhcp(Builder *b, Direction d) {
+        if (d == EGRESS) {
+                rule_dhcp(b, d, AF_INET, 68, 67);
+                rule_dhcp(b, d, AF_INET6, 546, 547);
+        } else {
+                rule_dhcp(b, d, AF_INET, 67, 68);
+                rule_dhcp(b, d, AF_INET6, 547, 546);
+        }
+        rule_ndp(b, d);
 }
 
 /* LAN peers are allowed, but never DNS: a LAN resolver would see every name looked up. */
@@ -676,14 +780,16 @@ static void rules_lan(Builder *b, Direction d, int family) {
 
         for (size_t i = 0; i < ELEMENTSOF(dns_protocols); i++) {
                 r = rule_new(b, allow_chain(d));
-                put_lan_peer(b, r, d, family);
+                put_nfproto(b, r, family);
+                put_peer_in(b, r, d, family, SET_LAN4, SET_LAN6);
                 put_l4proto(b, r, dns_protocols[i]);
                 put_port_eq(b, r, peer_port_offset(d), 53);
                 put_counted_drop(b, r);
                 rule_emit(b, r);
         }
         r = rule_new(b, allow_chain(d));
-        put_lan_peer(b, r, d, family);
+        put_nfproto(b, r, family);
+        put_peer_in(b, r, d, family, SET_LAN4, SET_LAN6);
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -694,8 +800,8 @@ static void rules_allow(Builder *b, Direction d) {
         rule_tunnels(b, d);
         if (d == EGRESS)
                 rule_tunnel_replies(b);
-        rule_endpoints(b, d, AF_INET);
-        rule_endpoints(b, d, AF_INET6);
+        rules_endpoints(b, d, AF_INET);
+        rules_endpoints(b, d, AF_INET6);
         if (b->settings->allow_dhcp)
                 rules_dhcp(b, d);
         if (b->settings->allow_lan) {
@@ -708,7 +814,7 @@ static void rules_allow(Builder *b, Direction d) {
 static void chain_base(Builder *b, const char *name, int hook, int priority, Direction d) {
         struct nftnl_rule *r;
 
-        emit_chain(b, name, hook, priority);
+        emit_chain(b, name, hook, priority, NF_DROP, NULL);
         r = rule_new(b, name);
         put_verdict(b, r, NFT_JUMP, allow_chain(d));
         rule_emit(b, r);
@@ -717,65 +823,284 @@ static void chain_base(Builder *b, const char *name, int hook, int priority, Dir
         rule_emit(b, r);
 }
 
-/* After NAT (srcnat is 100) and after any other table: a packet that another table re-routed
- * after our output chain is checked again on its way out. */
-#define PRIORITY_POSTROUTING_LAST 500
-#define PRIORITY_FILTER 0 /* nft(8) "priority filter" */
+/* Before routing, before conntrack: a packet that arrives on a link other than loopback or a
+ * tunnel and is addressed to this machine, but not to an address of that link, is dropped.
+ * Above all, nothing from the LAN reaches the tunnel's address (CVE-2019-14899: probing it
+ * reveals the tunnel and lets a neighbour inject into its connections). */
+static void chain_prerouting(Builder *b) {
+        struct nftnl_rule *r;
+        uint32_t local = RTN_LOCAL;
 
-int ruleset_build(Batch *batch, const Settings *s, const LanPrefix *lan, size_t n_lan,
-                  const RulesetParams *p) {
-        Builder b = {.batch = batch, .settings = s};
+        emit_chain(b, "prerouting", NF_INET_PRE_ROUTING, PRIORITY_RAW, NF_ACCEPT, NULL);
+        r = rule_new(b, "prerouting");
+        put_iface_is_lo(b, r, INGRESS, NFT_CMP_NEQ);
+        put_iface(b, r, INGRESS);
+        put_lookup_flags(b, r, reg32(0), SET_TUNNELS, NFT_LOOKUP_F_INV);
+        put_fib_daddr_type(b, r, false);
+        put_cmp(b, r, reg32(0), NFT_CMP_EQ, &local, sizeof(local));
+        put_fib_daddr_type(b, r, true);
+        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &local, sizeof(local));
+        put_counted_drop(b, r);
+        rule_emit(b, r);
+}
+
+/* ---- the rules: table netdev, for frames that never met the IP stack ---- */
+
+/* Where a frame's IPv4/IPv6 header starts, read from the bytes that go on the wire: after the
+ * Ethernet header, or at the start on links without one. Never from the socket's claims: an
+ * AF_PACKET sender chooses skb->protocol freely. */
+static void put_frame_load(Builder *b, struct nftnl_rule *r, LinkLayout layout, uint32_t offset,
+                           uint32_t len, uint32_t reg) {
+        if (layout == LAYOUT_ETHERNET)
+                put_payload(b, r, NFT_PAYLOAD_LL_HEADER, ETH_HLEN + offset, len, reg);
+        else
+                put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, offset, len, reg);
+}
+
+/* The frame is IPv4 without options (the layout every rule below reads), or IPv6. */
+static void put_frame_family(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family) {
+        uint16_t type = htons(family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+        uint8_t v4 = 0x45, v6 = 0x60, mask = 0xf0;
+
+        if (layout == LAYOUT_ETHERNET) {
+                put_payload(b, r, NFT_PAYLOAD_LL_HEADER, 12, 2, reg32(0));
+                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &type, sizeof(type));
+        }
+        put_frame_load(b, r, layout, 0, 1, reg32(0));
+        if (family == AF_INET)
+                put_u8_eq(b, r, reg32(0), v4);
+        else {
+                put_bitwise_and(b, r, reg32(0), &mask, sizeof(mask));
+                put_u8_eq(b, r, reg32(0), v6);
+        }
+}
+
+#define IP4_HLEN 20
+#define IP6_HLEN 40
+
+static uint32_t frame_l4_offset(int family) {
+        return family == AF_INET ? IP4_HLEN : IP6_HLEN;
+}
+
+static void put_frame_proto(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
+                            uint32_t op, uint8_t proto) {
+        put_frame_load(b, r, layout, family == AF_INET ? 9 : 6, 1, reg32(0));
+        put_cmp(b, r, reg32(0), op, &proto, sizeof(proto));
+}
+
+static void put_frame_daddr_in(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
+                               int set4, int set6) {
+        put_frame_load(b, r, layout, peer_addr_offset(family, EGRESS), family == AF_INET ? 4 : 16,
+                       reg32(0));
+        put_lookup(b, r, reg32(0), family == AF_INET ? set4 : set6);
+}
+
+static void put_frame_port(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
+                           uint32_t offset, uint32_t op, uint16_t port) {
+        uint16_t be = htons(port);
+
+        put_frame_load(b, r, layout, frame_l4_offset(family) + offset, 2, reg32(0));
+        put_cmp(b, r, reg32(0), op, &be, sizeof(be));
+}
+
+static const char *frames_chain(LinkLayout layout) {
+        return layout == LAYOUT_ETHERNET ? "frames_ethernet" : "frames_ip";
+}
+
+static void frame_rule_dhcp(Builder *b, LinkLayout layout, int family, uint16_t sport,
+                            uint16_t dport) {
+        struct nftnl_rule *r = rule_new(b, frames_chain(layout));
+
+        put_frame_family(b, r, layout, family);
+        put_frame_proto(b, r, layout, family, NFT_CMP_EQ, IPPROTO_UDP);
+        put_frame_port(b, r, layout, family, 0, NFT_CMP_EQ, sport);
+        put_frame_port(b, r, layout, family, 2, NFT_CMP_EQ, dport);
+        put_frame_daddr_in(b, r, layout, family, SET_ONLINK4, SET_ONLINK6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+static void frame_rule_ndp(Builder *b, LinkLayout layout) {
+        struct nftnl_rule *r = rule_new(b, frames_chain(layout));
+        uint8_t lo = 133, hi = 136, hops = 255;
+
+        put_frame_family(b, r, layout, AF_INET6);
+        put_frame_proto(b, r, layout, AF_INET6, NFT_CMP_EQ, IPPROTO_ICMPV6);
+        put_frame_load(b, r, layout, 7, 1, reg32(0));
+        put_u8_eq(b, r, reg32(0), hops);
+        put_frame_load(b, r, layout, IP6_HLEN, 1, reg32(0));
+        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &lo, sizeof(lo));
+        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &hi, sizeof(hi));
+        put_frame_daddr_in(b, r, layout, AF_INET6, SET_ONLINK4, SET_ONLINK6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+/* LAN frames: TCP and UDP but not to port 53; other protocols whole (ICMP, ICMPv6); IPv6
+ * extension headers, which could hide a DNS query, not at all. */
+static void frame_rules_lan(Builder *b, LinkLayout layout, int family) {
+        static const uint8_t ports[] = {IPPROTO_UDP, IPPROTO_TCP};
+        struct nftnl_rule *r;
+
+        for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+                r = rule_new(b, frames_chain(layout));
+                put_frame_family(b, r, layout, family);
+                put_frame_daddr_in(b, r, layout, family, SET_LAN4, SET_LAN6);
+                put_frame_proto(b, r, layout, family, NFT_CMP_EQ, ports[i]);
+                put_frame_port(b, r, layout, family, 2, NFT_CMP_NEQ, 53);
+                put_verdict(b, r, NF_ACCEPT, NULL);
+                rule_emit(b, r);
+        }
+        r = rule_new(b, frames_chain(layout));
+        put_frame_family(b, r, layout, family);
+        put_frame_daddr_in(b, r, layout, family, SET_LAN4, SET_LAN6);
+        put_frame_proto(b, r, layout, family, NFT_CMP_EQ,
+                        family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+/* What may leave a link without having been routed by this host: ARP, DHCP and neighbour
+ * discovery as the outside allow list has them, and LAN traffic with AllowLan. This is what a
+ * DHCP client's packet socket sends; anything else from an AF_PACKET socket is dropped. */
+static void chain_frames(Builder *b, LinkLayout layout) {
+        struct nftnl_rule *r;
+
+        emit_chain(b, frames_chain(layout), -1, 0, NF_DROP, NULL);
+        if (layout == LAYOUT_ETHERNET) {
+                uint16_t arp = htons(ETH_P_ARP);
+
+                r = rule_new(b, frames_chain(layout));
+                put_payload(b, r, NFT_PAYLOAD_LL_HEADER, 12, 2, reg32(0));
+                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &arp, sizeof(arp));
+                put_verdict(b, r, NF_ACCEPT, NULL);
+                rule_emit(b, r);
+        }
+        if (b->settings->allow_dhcp) {
+                frame_rule_dhcp(b, layout, AF_INET, 68, 67);
+                frame_rule_dhcp(b, layout, AF_INET6, 546, 547);
+                frame_rule_ndp(b, layout);
+        }
+        if (b->settings->allow_lan) {
+                frame_rules_lan(b, layout, AF_INET);
+                frame_rules_lan(b, layout, AF_INET6);
+        }
+}
+
+static void link_chain_name(const GuardedLink *l, char buf[static LINK_CHAIN_NAME_MAX]) {
+        snprintf(buf, LINK_CHAIN_NAME_MAX, "egress_%s", l->name);
+}
+
+/* One base chain on the egress hook of each link that is neither loopback nor a tunnel. A
+ * packet that this host routed carries its route (meta rtclassid loads only then), so the inet
+ * chains have judged it: accept. An AF_PACKET frame has none: the frames allow list decides.
+ * A link named like a tunnel that is no tunnel gets no such pass: what the inet chains let
+ * through because of its name is held here to the frames allow list. */
+static void chain_link(Builder *b, const GuardedLink *l) {
+        char name[LINK_CHAIN_NAME_MAX];
+        struct nftnl_rule *r;
+        uint32_t zero = 0;
+
+        link_chain_name(l, name);
+        emit_chain(b, name, NF_NETDEV_EGRESS, PRIORITY_FILTER, NF_DROP, l->name);
+        if (!l->impostor) {
+                r = rule_new(b, name);
+                put_meta(b, r, NFT_META_RTCLASSID, reg32(0));
+                put_cmp(b, r, reg32(0), NFT_CMP_GTE, &zero, sizeof(zero));
+                put_verdict(b, r, NF_ACCEPT, NULL);
+                rule_emit(b, r);
+        }
+        if (l->layout != LAYOUT_OTHER) {
+                r = rule_new(b, name);
+                put_verdict(b, r, NFT_JUMP, frames_chain(l->layout));
+                rule_emit(b, r);
+        }
+        r = rule_new(b, name);
+        put_counted_drop(b, r);
+        rule_emit(b, r);
+}
+
+static void emit_sets_network(Builder *b) {
+        emit_set(b, SET_LAN4, NFT_TYPE_IPADDR, 4, true);
+        emit_set(b, SET_LAN6, NFT_TYPE_IP6ADDR, 16, true);
+        emit_set(b, SET_ONLINK4, NFT_TYPE_IPADDR, 4, true);
+        emit_set(b, SET_ONLINK6, NFT_TYPE_IP6ADDR, 16, true);
+}
+
+static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
+        if (p->adopt)
+                emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+        if (p->replace)
+                emit_table(b, NFT_MSG_DELTABLE, 0);
+        emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+
+        emit_counter(b, p->blocked_packets, p->blocked_bytes);
+        emit_set(b, SET_TUNNELS, NFT_TYPE_IFNAME, IFNAMSIZ, true);
+        emit_set(b, SET_ENDPOINTS4,
+                 (NFT_TYPE_IPADDR << 2 * NFT_TYPE_BITS) |
+                         (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE,
+                 12, false);
+        emit_set(b, SET_ENDPOINTS6,
+                 (NFT_TYPE_IP6ADDR << 2 * NFT_TYPE_BITS) |
+                         (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE,
+                 24, false);
+        emit_sets_network(b);
+
+        emit_tunnel_elems(b);
+        emit_endpoint_elems(b);
+        emit_network_elems(b, v);
+
+        emit_chain(b, allow_chain(EGRESS), -1, 0, NF_DROP, NULL);
+        rules_allow(b, EGRESS);
+        emit_chain(b, allow_chain(INGRESS), -1, 0, NF_DROP, NULL);
+        rules_allow(b, INGRESS);
+
+        chain_prerouting(b);
+        chain_base(b, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
+        chain_base(b, "output", NF_INET_LOCAL_OUT, PRIORITY_FILTER, EGRESS);
+        chain_base(b, "forward", NF_INET_FORWARD, PRIORITY_FILTER, EGRESS);
+        chain_base(b, "postrouting", NF_INET_POST_ROUTING, PRIORITY_POSTROUTING_LAST, EGRESS);
+}
+
+static void build_netdev(Builder *b, const NetView *v, const RulesetParams *p) {
+        if (p->adopt_frames)
+                emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+        if (p->replace_frames)
+                emit_table(b, NFT_MSG_DELTABLE, 0);
+        emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+        emit_counter(b, p->blocked_frames, p->blocked_frames_bytes);
+        emit_sets_network(b);
+        emit_network_elems(b, v);
+        chain_frames(b, LAYOUT_ETHERNET);
+        chain_frames(b, LAYOUT_IP);
+        for (size_t i = 0; i < v->n_links; i++)
+                chain_link(b, &v->links[i]);
+}
+
+int ruleset_build(Batch *batch, const Settings *s, const NetView *v, const RulesetParams *p) {
+        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
         int r;
 
         r = batch_begin(batch);
         if (r < 0)
                 return r;
-
         /* Replacing: claim an orphaned table first (only its owner may delete it), then delete and
          * re-create it. One transaction: the old rules stay in force until the new ones are. */
-        if (p->adopt)
-                emit_table(&b, NFT_MSG_NEWTABLE, p->table_flags);
-        if (p->replace)
+        build_inet(&b, v, p);
+        if (p->frames) {
+                b.family = NFPROTO_NETDEV;
+                build_netdev(&b, v, p);
+        } else if (p->replace_frames) {
+                b.family = NFPROTO_NETDEV;
                 emit_table(&b, NFT_MSG_DELTABLE, 0);
-        emit_table(&b, NFT_MSG_NEWTABLE, p->table_flags);
-
-        emit_counter(&b, p->blocked_packets, p->blocked_bytes);
-        emit_set(&b, SET_TUNNELS, NFT_TYPE_IFNAME, IFNAMSIZ, true);
-        emit_set(&b, SET_ENDPOINTS4,
-                 (NFT_TYPE_IPADDR << 2 * NFT_TYPE_BITS) |
-                         (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE,
-                 12, false);
-        emit_set(&b, SET_ENDPOINTS6,
-                 (NFT_TYPE_IP6ADDR << 2 * NFT_TYPE_BITS) |
-                         (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE,
-                 24, false);
-        emit_set(&b, SET_LAN4, NFT_TYPE_IPADDR, 4, true);
-        emit_set(&b, SET_LAN6, NFT_TYPE_IP6ADDR, 16, true);
-
-        emit_tunnel_elems(&b);
-        emit_endpoint_elems(&b);
-        if (s->allow_lan) {
-                emit_lan_elems(&b, AF_INET, lan, n_lan);
-                emit_lan_elems(&b, AF_INET6, lan, n_lan);
         }
-
-        emit_chain(&b, allow_chain(EGRESS), -1, 0);
-        rules_allow(&b, EGRESS);
-        emit_chain(&b, allow_chain(INGRESS), -1, 0);
-        rules_allow(&b, INGRESS);
-
-        chain_base(&b, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
-        chain_base(&b, "output", NF_INET_LOCAL_OUT, PRIORITY_FILTER, EGRESS);
-        chain_base(&b, "forward", NF_INET_FORWARD, PRIORITY_FILTER, EGRESS);
-        chain_base(&b, "postrouting", NF_INET_POST_ROUTING, PRIORITY_POSTROUTING_LAST, EGRESS);
-
         if (b.r < 0)
                 return b.r;
         return batch_end(batch);
 }
 
 int ruleset_build_endpoint_change(Batch *batch, const Endpoint *e, bool add) {
-        Builder b = {.batch = batch};
+        Builder b = {.batch = batch, .family = NFPROTO_INET};
         struct nftnl_set *set;
         struct nftnl_set_elem *elem;
         struct nlmsghdr *nlh;
@@ -813,46 +1138,83 @@ int ruleset_build_endpoint_change(Batch *batch, const Endpoint *e, bool add) {
         return batch_end(batch);
 }
 
-int ruleset_build_lan_update(Batch *batch, const LanPrefix *lan, size_t n_lan) {
-        Builder b = {.batch = batch};
+/* A DELSETELEM without elements flushes the set; new elements follow in the same transaction,
+ * so no packet ever sees the set empty. */
+static void flush_set(Builder *b, int set) {
+        struct nftnl_set *s = set_new(b, set);
+        struct nlmsghdr *nlh;
+
+        if (!s)
+                return;
+        nftnl_set_unset(s, NFTNL_SET_ID);
+        nlh = batch_open(b->batch, NFT_MSG_DELSETELEM, b->family, 0);
+        if (nlh) {
+                nftnl_set_elems_nlmsg_build_payload(nlh, s);
+                batch_close(b->batch, nlh);
+        } else
+                builder_fail(b, -ENOMEM);
+        nftnl_set_free(s);
+}
+
+static bool link_listed(const NetView *v, const GuardedLink *l) {
+        for (size_t i = 0; i < v->n_links; i++)
+                if (guarded_link_equal(&v->links[i], l))
+                        return true;
+        return false;
+}
+
+int ruleset_build_network_update(Batch *batch, const Settings *s, const NetView *old,
+                                 const NetView *now, bool frames) {
+        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
         int r;
 
         r = batch_begin(batch);
         if (r < 0)
                 return r;
-        /* A DELSETELEM without elements flushes the set; new elements follow in the same
-         * transaction, so no packet ever sees the set empty. */
-        for (int set = SET_LAN4; set <= SET_LAN6; set++) {
-                struct nftnl_set *s = set_new(&b, set);
-                struct nlmsghdr *nlh;
+        for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
+                flush_set(&b, set);
+        emit_network_elems(&b, now);
+        if (frames) {
+                b.family = NFPROTO_NETDEV;
+                for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
+                        flush_set(&b, set);
+                emit_network_elems(&b, now);
+                /* Links that went or changed lose their chain, new ones get one. */
+                for (size_t i = 0; i < old->n_links; i++)
+                        if (!link_listed(now, &old->links[i])) {
+                                char name[LINK_CHAIN_NAME_MAX];
 
-                if (!s)
-                        break;
-                nftnl_set_unset(s, NFTNL_SET_ID);
-                nlh = batch_open(batch, NFT_MSG_DELSETELEM, NFPROTO_INET, 0);
-                if (nlh) {
-                        nftnl_set_elems_nlmsg_build_payload(nlh, s);
-                        batch_close(batch, nlh);
-                } else
-                        builder_fail(&b, -ENOMEM);
-                nftnl_set_free(s);
+                                link_chain_name(&old->links[i], name);
+                                emit_chain_delete(&b, name);
+                        }
+                for (size_t i = 0; i < now->n_links; i++)
+                        if (!link_listed(old, &now->links[i]))
+                                chain_link(&b, &now->links[i]);
         }
-        emit_lan_elems(&b, AF_INET, lan, n_lan);
-        emit_lan_elems(&b, AF_INET6, lan, n_lan);
         if (b.r < 0)
                 return b.r;
         return batch_end(batch);
 }
 
-int ruleset_build_delete(Batch *batch) {
-        Builder b = {.batch = batch};
+int ruleset_build_delete(Batch *batch, bool inet, bool frames) {
+        Builder b = {.batch = batch, .family = NFPROTO_INET};
         int r;
 
         r = batch_begin(batch);
         if (r < 0)
                 return r;
-        emit_table(&b, NFT_MSG_DELTABLE, 0);
+        if (inet)
+                emit_table(&b, NFT_MSG_DELTABLE, 0);
+        if (frames) {
+                b.family = NFPROTO_NETDEV;
+                emit_table(&b, NFT_MSG_DELTABLE, 0);
+        }
         if (b.r < 0)
                 return b.r;
         return batch_end(batch);
+}
+
+bool guarded_link_equal(const GuardedLink *a, const GuardedLink *b) {
+        return strcmp(a->name, b->name) == 0 && a->layout == b->layout &&
+               a->impostor == b->impostor;
 }

@@ -5,9 +5,11 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "lan.h"
 #include "settings.h" /* netinet/in.h first: glibc then guards linux/ duplicates */
 
 #include <linux/netfilter/nf_tables.h>
+#include <net/if.h>
 
 #define TABLE_NAME "killswitchd"
 #define COUNTER_NAME "blocked"
@@ -18,18 +20,34 @@
 #endif
 #define TABLE_FLAGS_OWNED (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
 
-typedef struct LanPrefix {
-        uint8_t family; /* AF_INET or AF_INET6 */
-        uint8_t prefixlen;
-        union {
-                struct in_addr in;
-                struct in6_addr in6;
-        } addr;
-} LanPrefix;
+/* How the frames a link sends are laid out, for reading them at its egress hook. */
+typedef enum LinkLayout {
+        LAYOUT_ETHERNET, /* an Ethernet header, then IP or ARP: Ethernet, Wi-Fi, veth, bridges */
+        LAYOUT_IP,       /* the IP header first: PPP, raw-IP modems, TUN devices */
+        LAYOUT_OTHER,    /* unknown: only what this host routed may leave */
+} LinkLayout;
 
-/* Until live discovery of connected subnets: the private, link-local and ULA ranges. */
-extern const LanPrefix lan_prefixes_private[];
-extern const size_t lan_prefixes_private_count;
+/* A link whose egress hook carries a chain: neither loopback nor a genuine tunnel. */
+typedef struct GuardedLink {
+        char name[IFNAMSIZ];
+        LinkLayout layout;
+        bool impostor; /* named like a tunnel, but the kernel says it is not one */
+} GuardedLink;
+
+bool guarded_link_equal(const GuardedLink *a, const GuardedLink *b);
+
+/* "egress_" and an interface name. */
+#define LINK_CHAIN_NAME_MAX (IFNAMSIZ + 8)
+
+/* The network as the ruleset needs it. */
+typedef struct NetView {
+        const LanPrefix *lan; /* AllowLan: private prefixes of this machine's addresses */
+        size_t n_lan;
+        const LanPrefix *onlink; /* all prefixes of this machine's addresses */
+        size_t n_onlink;
+        const GuardedLink *links;
+        size_t n_links;
+} NetView;
 
 typedef struct RulesetParams {
         uint32_t table_flags;     /* TABLE_FLAGS_OWNED, or 0 where the kernel lacks persist */
@@ -37,17 +55,24 @@ typedef struct RulesetParams {
         bool adopt;               /* it is an orphaned persist table: claim it first */
         uint64_t blocked_packets; /* carried over into the new counter */
         uint64_t blocked_bytes;
+        /* The netdev table for frames: wanted (the kernel has the egress hook), there, orphaned. */
+        bool frames;
+        bool replace_frames;
+        bool adopt_frames;
+        uint64_t blocked_frames;
+        uint64_t blocked_frames_bytes;
 } RulesetParams;
 
-/* Pure: appends BEGIN, the whole table, END. No sockets, no logging. */
-int ruleset_build(Batch *b, const Settings *s, const LanPrefix *lan, size_t n_lan,
-                  const RulesetParams *p);
+/* Pure: appends BEGIN, the whole of both tables, END. No sockets, no logging. */
+int ruleset_build(Batch *b, const Settings *s, const NetView *v, const RulesetParams *p);
 
 /* BEGIN, add or delete one endpoint element, END: cost independent of the set's size. */
 int ruleset_build_endpoint_change(Batch *b, const Endpoint *e, bool add);
 
-/* BEGIN, replace the elements of the LAN sets, END: for AllowLan as networks come and go. */
-int ruleset_build_lan_update(Batch *b, const LanPrefix *lan, size_t n_lan);
+/* BEGIN, the network's part of the tables brought from 'old' to 'now', END: the LAN and
+ * on-link sets refilled, egress chains for links that came, none for links that went. */
+int ruleset_build_network_update(Batch *b, const Settings *s, const NetView *old,
+                                 const NetView *now, bool frames);
 
-/* BEGIN, delete our table, END. */
-int ruleset_build_delete(Batch *b);
+/* BEGIN, delete our tables (the inet one, the frames one), END. */
+int ruleset_build_delete(Batch *b, bool inet, bool frames);

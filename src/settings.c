@@ -81,8 +81,8 @@ int settings_copy(const Settings *s, Settings *ret) {
 bool settings_equal(const Settings *a, const Settings *b) {
         if (a->enabled != b->enabled || a->persistent != b->persistent ||
             a->allow_lan != b->allow_lan || a->allow_dhcp != b->allow_dhcp ||
-            a->endpoint_mark != b->endpoint_mark || a->n_tunnels != b->n_tunnels ||
-            a->n_endpoints != b->n_endpoints)
+            a->endpoint_mark != b->endpoint_mark || a->endpoint_any_user != b->endpoint_any_user ||
+            a->n_tunnels != b->n_tunnels || a->n_endpoints != b->n_endpoints)
                 return false;
         for (size_t i = 0; i < a->n_tunnels; i++)
                 if (strcmp(a->tunnels[i], b->tunnels[i]) != 0)
@@ -369,9 +369,11 @@ int settings_to_text(const Settings *s, char **ret) {
         fprintf(f,
                 "# killswitchd settings; written by the daemon, see killswitchd(8)\n"
                 "version=1\n"
-                "Enabled=%s\nPersistent=%s\nAllowLan=%s\nAllowDhcp=%s\nEndpointMark=%" PRIu32 "\n",
+                "Enabled=%s\nPersistent=%s\nAllowLan=%s\nAllowDhcp=%s\nEndpointMark=%" PRIu32 "\n"
+                "EndpointAnyUser=%s\n",
                 bool_to_string(s->enabled), bool_to_string(s->persistent),
-                bool_to_string(s->allow_lan), bool_to_string(s->allow_dhcp), s->endpoint_mark);
+                bool_to_string(s->allow_lan), bool_to_string(s->allow_dhcp), s->endpoint_mark,
+                bool_to_string(s->endpoint_any_user));
         for (size_t i = 0; i < s->n_tunnels; i++)
                 fprintf(f, "Tunnel=%s\n", s->tunnels[i]);
         for (size_t i = 0; i < s->n_endpoints; i++) {
@@ -434,8 +436,8 @@ static int parse_endpoint_line(Settings *s, const char *v, char error[static ERR
 
 /* One "Key=value" line; 'seen' guards against repeated scalar keys. */
 static int parse_line(Settings *s, char *line, unsigned *seen, char error[static ERROR_MAX]) {
-        static const char *const scalars[] = {"Enabled", "Persistent", "AllowLan", "AllowDhcp",
-                                              "EndpointMark"};
+        static const char *const scalars[] = {"Enabled",   "Persistent",   "AllowLan",
+                                              "AllowDhcp", "EndpointMark", "EndpointAnyUser"};
         char *v = strchr(line, '=');
 
         if (!v)
@@ -458,7 +460,8 @@ static int parse_line(Settings *s, char *line, unsigned *seen, char error[static
                 case 1: return parse_bool(line, v, &s->persistent, error);
                 case 2: return parse_bool(line, v, &s->allow_lan, error);
                 case 3: return parse_bool(line, v, &s->allow_dhcp, error);
-                default: return parse_u32(line, v, &s->endpoint_mark, error);
+                case 4: return parse_u32(line, v, &s->endpoint_mark, error);
+                default: return parse_bool(line, v, &s->endpoint_any_user, error);
                 }
         }
         return errorf(error, -EINVAL, "unknown key \"%.32s\"", line);

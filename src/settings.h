@@ -33,7 +33,8 @@ typedef struct Settings {
         bool allow_lan;
         bool allow_dhcp;
         uint32_t endpoint_mark;
-        char **tunnels; /* unique, in the order given */
+        bool endpoint_any_user; /* not only root's sockets (and the kernel's) may reach endpoints */
+        char **tunnels;         /* unique, in the order given */
         size_t n_tunnels;
         Endpoint *endpoints; /* sorted by endpoint_compare(), unique */
         size_t n_endpoints;

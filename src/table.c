@@ -2,6 +2,7 @@
 /* Before any linux/ header, so that glibc guards against their duplicate definitions. */
 #include <netinet/in.h>
 
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,13 +23,13 @@ static bool table_is_orphan(const TableInfo *t) {
         return (t->flags & (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)) == NFT_TABLE_F_PERSIST;
 }
 
-static int commit_table(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_lan,
-                        const RulesetParams *p, char error[static ERROR_MAX]) {
+static int commit_table(Nft *nft, const Settings *s, const NetView *v, const RulesetParams *p,
+                        char error[static ERROR_MAX]) {
         _cleanup_(batch_done) Batch b = {};
         int r;
 
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build(&b, s, lan, n_lan, p);
+        r = ruleset_build(&b, s, v, p);
         if (r < 0) {
                 snprintf(error, ERROR_MAX, "building the ruleset: %s", strerror(-r));
                 return r;
@@ -36,52 +37,79 @@ static int commit_table(Nft *nft, const Settings *s, const LanPrefix *lan, size_
         return nft_commit(nft, &b, error);
 }
 
-int table_install(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_lan, bool unowned,
-                  Protection *ret_protection, char error[static ERROR_MAX]) {
-        RulesetParams p = {.table_flags = unowned ? 0 : TABLE_FLAGS_OWNED};
+/* Looks at one of our tables before replacing it: there or not, orphaned, its counter. */
+static int table_probe(Nft *nft, uint16_t family, bool unowned, bool *ret_replace, bool *ret_adopt,
+                       uint64_t *ret_packets, uint64_t *ret_bytes, char error[static ERROR_MAX]) {
         TableInfo t;
         int r;
 
-        r = nft_get_table(nft, &t);
-        if (r >= 0) {
-                p.replace = true;
-                p.adopt = !unowned && table_is_orphan(&t);
-                /* Keep counting from where we were: BlockedPackets is "since enabled". */
-                (void)nft_get_counter(nft, &p.blocked_packets, &p.blocked_bytes);
-        } else if (r != -ENOENT) {
-                snprintf(error, ERROR_MAX, "reading table inet %s: %s", TABLE_NAME, strerror(-r));
+        r = nft_get_table(nft, family, &t);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                snprintf(error, ERROR_MAX, "reading table %s %s: %s",
+                         family == NFPROTO_NETDEV ? "netdev" : "inet", TABLE_NAME, strerror(-r));
                 return r;
         }
+        *ret_replace = true;
+        *ret_adopt = !unowned && table_is_orphan(&t);
+        /* Keep counting from where we were: BlockedPackets is "since enabled". */
+        (void)nft_get_counter(nft, family, ret_packets, ret_bytes);
+        return 0;
+}
 
-        r = commit_table(nft, s, lan, n_lan, &p, error);
-        if (r == -EOPNOTSUPP && p.table_flags != 0 && !p.adopt) {
+int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
+                  Protection *ret_protection, bool *ret_frames, char error[static ERROR_MAX]) {
+        RulesetParams p = {.table_flags = unowned ? 0 : TABLE_FLAGS_OWNED, .frames = true};
+        int r;
+
+        r = table_probe(nft, NFPROTO_INET, unowned, &p.replace, &p.adopt, &p.blocked_packets,
+                        &p.blocked_bytes, error);
+        if (r >= 0)
+                r = table_probe(nft, NFPROTO_NETDEV, unowned, &p.replace_frames, &p.adopt_frames,
+                                &p.blocked_frames, &p.blocked_frames_bytes, error);
+        if (r < 0)
+                return r;
+
+        r = commit_table(nft, s, v, &p, error);
+        if (r == -EOPNOTSUPP && v->n_links > 0) {
+                /* Before Linux 5.16 there is no egress hook: keep the IP stack's table and say
+                 * that frames go unchecked (Verify names the gap). */
+                p.frames = false;
+                r = commit_table(nft, s, v, &p, error);
+        }
+        if (r == -EOPNOTSUPP && p.table_flags != 0 && !p.adopt && !p.adopt_frames) {
                 /* Before Linux 6.9 there is no persist flag, and owner alone would take the table
                  * away with us when we die: fall back to an unowned table. */
                 p.table_flags = 0;
-                r = commit_table(nft, s, lan, n_lan, &p, error);
+                r = commit_table(nft, s, v, &p, error);
         }
         if (r < 0)
                 return r;
 
         *ret_protection =
                 p.table_flags == TABLE_FLAGS_OWNED ? PROTECTION_OWNER : PROTECTION_MONITOR;
+        *ret_frames = p.frames;
         return 0;
 }
 
 int table_remove(Nft *nft, char error[static ERROR_MAX]) {
         _cleanup_(batch_done) Batch b = {};
         TableInfo t;
+        bool inet, frames;
         int r;
 
-        r = nft_get_table(nft, &t);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0) {
+        r = nft_get_table(nft, NFPROTO_INET, &t);
+        if (r < 0 && r != -ENOENT) {
                 snprintf(error, ERROR_MAX, "reading table inet %s: %s", TABLE_NAME, strerror(-r));
                 return r;
         }
+        inet = r >= 0;
+        frames = nft_get_table(nft, NFPROTO_NETDEV, &t) >= 0;
+        if (!inet && !frames)
+                return 0;
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build_delete(&b);
+        r = ruleset_build_delete(&b, inet, frames);
         if (r < 0)
                 return r;
         return nft_commit(nft, &b, error);
@@ -98,37 +126,66 @@ int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[stat
         return nft_commit(nft, &b, error);
 }
 
-int table_update_lan(Nft *nft, const LanPrefix *lan, size_t n_lan, char error[static ERROR_MAX]) {
+int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
+                         bool frames, char error[static ERROR_MAX]) {
         _cleanup_(batch_done) Batch b = {};
         int r;
 
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build_lan_update(&b, lan, n_lan);
+        r = ruleset_build_network_update(&b, s, old, now, frames);
         if (r < 0)
                 return r;
         return nft_commit(nft, &b, error);
+}
+
+int table_blocked(Nft *nft, uint64_t *ret_packets) {
+        uint64_t packets = 0, frames = 0, bytes;
+        int r;
+
+        r = nft_get_counter(nft, NFPROTO_INET, &packets, &bytes);
+        if (r < 0)
+                return r;
+        (void)nft_get_counter(nft, NFPROTO_NETDEV, &frames, &bytes);
+        *ret_packets = packets + frames;
+        return 0;
 }
 
 static int collect(const struct nlmsghdr *nlh, void *userdata) {
         return lines_add_message(userdata, nlh) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-int table_read(Nft *nft, Lines *ret) {
+static int read_family(Nft *nft, uint16_t family, Lines *ret) {
         static const uint16_t dumps[] = {NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE,
                                          NFT_MSG_GETSET, NFT_MSG_GETOBJ};
-        static const char *const sets[] = {"tunnels", "endpoints4", "endpoints6", "lan4", "lan6"};
+        static const char *const sets[] = {"tunnels", "endpoints4", "endpoints6", "lan4",
+                                           "lan6",    "onlink4",    "onlink6"};
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(dumps); i++) {
-                r = nft_dump(nft, dumps[i], NULL, collect, ret);
+                r = nft_dump(nft, family, dumps[i], NULL, collect, ret);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
-                r = nft_dump(nft, NFT_MSG_GETSETELEM, sets[i], collect, ret);
+                /* The frames table has only the network's sets. */
+                if (family == NFPROTO_NETDEV && i < 3)
+                        continue;
+                r = nft_dump(nft, family, NFT_MSG_GETSETELEM, sets[i], collect, ret);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+int table_read(Nft *nft, Lines *ret) {
+        TableInfo t;
+        int r;
+
+        r = read_family(nft, NFPROTO_INET, ret);
+        if (r >= 0 && nft_get_table(nft, NFPROTO_NETDEV, &t) >= 0)
+                r = read_family(nft, NFPROTO_NETDEV, ret);
+        if (r < 0)
+                return r;
         lines_sort(ret);
         return 0;
 }

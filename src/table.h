@@ -13,20 +13,25 @@ typedef enum Protection {
 
 const char *protection_to_string(Protection p);
 
-/* Puts our table in force for the settings, in one transaction: creates it, or replaces the
- * existing one (re-taking it when orphaned), carrying the blocked counter over. Uses
- * owner+persist where the kernel has them, unless 'unowned'. */
-int table_install(Nft *nft, const Settings *s, const LanPrefix *lan, size_t n_lan, bool unowned,
-                  Protection *ret_protection, char error[static ERROR_MAX]);
+/* Puts our tables in force for the settings and the network, in one transaction: creates them,
+ * or replaces the existing ones (re-taking them when orphaned), carrying the blocked counters
+ * over. Uses owner+persist where the kernel has them, unless 'unowned'; the netdev table for
+ * frames where the kernel has the egress hook (*ret_frames). */
+int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
+                  Protection *ret_protection, bool *ret_frames, char error[static ERROR_MAX]);
 
 /* Adds or deletes one endpoint element in the table in force. */
 int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]);
 
-/* Replaces the LAN prefixes in the table in force. */
-int table_update_lan(Nft *nft, const LanPrefix *lan, size_t n_lan, char error[static ERROR_MAX]);
+/* Brings the network's part of the tables in force from 'old' to 'now'. */
+int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
+                         bool frames, char error[static ERROR_MAX]);
 
-/* Reads our table back from the kernel as sorted lines (see inspect.h). */
+/* Packets and frames both tables dropped. */
+int table_blocked(Nft *nft, uint64_t *ret_packets);
+
+/* Reads our tables back from the kernel as sorted lines (see inspect.h). */
 int table_read(Nft *nft, Lines *ret);
 
-/* Deletes our table; 0 if there was none. */
+/* Deletes our tables; 0 if there were none. */
 int table_remove(Nft *nft, char error[static ERROR_MAX]);

@@ -68,7 +68,7 @@ static int check_table(Manager *m, Report *rep, const Lines *have) {
         TableInfo t;
         int r;
 
-        r = nft_get_table(m->nft, &t);
+        r = nft_get_table(m->nft, NFPROTO_INET, &t);
         if (r < 0)
                 return report_add(rep, "table", false, "table inet %s is not in the kernel",
                                   TABLE_NAME);
@@ -273,7 +273,7 @@ static int check_outside(Manager *m, Report *rep, const LinkInfo *links, size_t 
 
         (void)netwatch_uplink_tunnels(m->netwatch, m->settings.tunnels, m->settings.n_tunnels,
                                       suspect, sizeof(suspect));
-        (void)nft_get_counter(m->nft, &before, &bytes);
+        (void)nft_get_counter(m->nft, NFPROTO_INET, &before, &bytes);
         for (size_t i = 0; i < n_links; i++) {
                 probe_interface(links[i].name, PROBE4, PROBE6, 9, true, &t);
                 /* An endpoint's address on a port that is not the endpoint's. */
@@ -290,7 +290,7 @@ static int check_outside(Manager *m, Report *rep, const LinkInfo *links, size_t 
                               what);
                 }
         }
-        (void)nft_get_counter(m->nft, &after, &bytes);
+        (void)nft_get_counter(m->nft, NFPROTO_INET, &after, &bytes);
 
         if (t.sent > 0)
                 return report_leak(rep, "outside", "sent ", &t);
@@ -319,10 +319,10 @@ static int check_dns(Manager *m, Report *rep, const LinkInfo *links, size_t n_li
         uint64_t before = 0, after = 0, bytes;
         Tally t = {};
 
-        (void)nft_get_counter(m->nft, &before, &bytes);
+        (void)nft_get_counter(m->nft, NFPROTO_INET, &before, &bytes);
         for (size_t i = 0; i < n_links; i++)
                 probe_interface(links[i].name, PROBE4_DNS, PROBE6_DNS, 53, true, &t);
-        (void)nft_get_counter(m->nft, &after, &bytes);
+        (void)nft_get_counter(m->nft, NFPROTO_INET, &after, &bytes);
         if (t.sent > 0)
                 return report_leak(rep, "dns", "DNS sent ", &t);
         if (t.failed > 0)

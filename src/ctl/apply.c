@@ -23,7 +23,7 @@ static const struct {
         const char *key, *signature;
 } setting_types[] = {
         {"Enabled", "b"},      {"Persistent", "b"}, {"Tunnels", "as"},  {"Endpoints", "a(sqs)"},
-        {"EndpointMark", "u"}, {"AllowLan", "b"},   {"AllowDhcp", "b"},
+        {"EndpointMark", "u"}, {"AllowLan", "b"},   {"AllowDhcp", "b"}, {"EndpointAnyUser", "b"},
 };
 
 /* Why the input cannot be sent; path names the offending value ("Endpoints[1].port"). */

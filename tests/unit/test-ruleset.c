@@ -33,7 +33,9 @@ static bool is_nft(const struct nlmsghdr *nlh) {
 
 static void build(Batch *b, const Settings *s, const RulesetParams *p) {
         batch_init(b, 100);
-        ASSERT_EQ(ruleset_build(b, s, lan_prefixes_private, lan_prefixes_private_count, p), 0);
+        NetView v = {.lan = lan_private_ranges, .n_lan = lan_private_ranges_count};
+
+        ASSERT_EQ(ruleset_build(b, s, &v, p), 0);
 }
 
 static Settings example(void) {
@@ -212,14 +214,15 @@ TEST(base_chain_rules) {
 
 TEST(allow_rules) {
         _cleanup_(settings_done) Settings s = example();
-        _cleanup_(batch_done) Batch b, off, mark;
+        _cleanup_(batch_done) Batch b, off, mark, any;
         char rules[32][1024];
         size_t n;
 
         build(&b, &s, &(RulesetParams){});
         n = chain_rules(&b, "allow_egress", rules, 32);
-        /* lo, tunnels, replies from tunnels, endpoints v4+v6, DHCPv4, DHCPv6, ICMPv6; no LAN */
-        ASSERT_EQ(n, 8);
+        /* lo, tunnels, replies from tunnels, endpoints v4+v6 (refuse non-root, accept), DHCPv4,
+         * DHCPv6, ICMPv6; no LAN */
+        ASSERT_EQ(n, 10);
         ASSERT(strstr(rules[0], "meta load oifname"));
         ASSERT(strstr(rules[0], "0x00006f6c 0x00000000 0x00000000 0x00000000")); /* "lo" */
         ASSERT(strstr(rules[1], "lookup reg 1 set tunnels"));
@@ -229,39 +232,66 @@ TEST(allow_rules) {
         ASSERT(strstr(rules[2], "ct load state => reg 1"));
         ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000"));
         ASSERT(strstr(rules[2], "cmp neq reg 1 0x00000000"));
-        /* ip daddr (offset 16) . l4proto . dport (offset 2) in consecutive 32-bit registers */
+        /* ip daddr (offset 16) . l4proto . dport (offset 2) in consecutive 32-bit registers;
+         * first a socket of another user than root is refused, then the rest accepted. */
         ASSERT(strstr(rules[3], "payload load 4b @ network header + 16 => reg 1"));
         ASSERT(strstr(rules[3], "meta load l4proto => reg 9"));
         ASSERT(strstr(rules[3], "payload load 2b @ transport header + 2 => reg 10"));
         ASSERT(strstr(rules[3], "lookup reg 1 set endpoints4"));
-        ASSERT(strstr(rules[4], "payload load 16b @ network header + 24 => reg 1"));
-        ASSERT(strstr(rules[4], "meta load l4proto => reg 2"));
-        ASSERT(strstr(rules[4], "lookup reg 1 set endpoints6"));
+        ASSERT(strstr(rules[3], "meta load skuid => reg 1"));
+        ASSERT(strstr(rules[3], "cmp neq reg 1 0x00000000"));
+        ASSERT(strstr(rules[3], "name blocked"));
+        ASSERT(strstr(rules[4], "lookup reg 1 set endpoints4"));
+        ASSERT(!strstr(rules[4], "skuid"));
+        ASSERT(strstr(rules[4], "accept"));
+        ASSERT(strstr(rules[6], "payload load 16b @ network header + 24 => reg 1"));
+        ASSERT(strstr(rules[6], "meta load l4proto => reg 2"));
+        ASSERT(strstr(rules[6], "lookup reg 1 set endpoints6"));
         ASSERT_EQ(count_matching(rules, n, "meta load mark"), 0);
-        ASSERT(strstr(rules[5], "cmp eq reg 1 0x00004400"));  /* sport 68 */
-        ASSERT(strstr(rules[5], "cmp eq reg 1 0x00004300"));  /* dport 67 */
-        ASSERT(strstr(rules[7], "cmp gte reg 1 0x00000085")); /* 133 */
-        ASSERT(strstr(rules[7], "cmp lte reg 1 0x00000088")); /* 136 */
+        /* DHCP only to on-link destinations, neighbour discovery only unrouted (hop limit 255)
+         * and to on-link destinations. */
+        ASSERT(strstr(rules[7], "cmp eq reg 1 0x00004400")); /* sport 68 */
+        ASSERT(strstr(rules[7], "cmp eq reg 1 0x00004300")); /* dport 67 */
+        ASSERT(strstr(rules[7], "lookup reg 1 set onlink4"));
+        ASSERT(strstr(rules[8], "lookup reg 1 set onlink6"));
+        ASSERT(strstr(rules[9], "cmp gte reg 1 0x00000085")); /* 133 */
+        ASSERT(strstr(rules[9], "cmp lte reg 1 0x00000088")); /* 136 */
+        ASSERT(strstr(rules[9], "payload load 1b @ network header + 7 => reg 1"));
+        ASSERT(strstr(rules[9], "cmp eq reg 1 0x000000ff"));
+        ASSERT(strstr(rules[9], "lookup reg 1 set onlink6"));
 
-        /* Ingress matches the source address and port of replies. */
+        /* Ingress: endpoints only as replies (ct state established), DHCP, unrouted NDP. */
         n = chain_rules(&b, "allow_ingress", rules, 32);
         ASSERT_EQ(n, 7);
         ASSERT(strstr(rules[0], "meta load iifname"));
         ASSERT(strstr(rules[2], "payload load 4b @ network header + 12 => reg 1"));
         ASSERT(strstr(rules[2], "payload load 2b @ transport header + 0 => reg 10"));
+        ASSERT(strstr(rules[2], "ct load state => reg 1"));
+        ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000"));
+        ASSERT(strstr(rules[3], "ct load state => reg 1"));
         ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
+        ASSERT(strstr(rules[6], "cmp eq reg 1 0x000000ff"));
+
+        /* EndpointAnyUser: no owner check. */
+        s.endpoint_any_user = true;
+        build(&any, &s, &(RulesetParams){});
+        n = chain_rules(&any, "allow_egress", rules, 32);
+        ASSERT_EQ(n, 8);
+        ASSERT_EQ(count_matching(rules, n, "skuid"), 0);
+        s.endpoint_any_user = false;
 
         /* AllowDhcp off, AllowLan on: LAN accept plus DNS drops for each family. */
         s.allow_dhcp = false;
         s.allow_lan = true;
         build(&off, &s, &(RulesetParams){});
         n = chain_rules(&off, "allow_egress", rules, 32);
-        ASSERT_EQ(n, 5 + 6);
+        ASSERT_EQ(n, 7 + 6);
         ASSERT_EQ(count_matching(rules, n, "0x00004300"), 0);
         ASSERT_EQ(count_matching(rules, n, "set lan4"), 3);
         ASSERT_EQ(count_matching(rules, n, "set lan6"), 3);
         ASSERT_EQ(count_matching(rules, n, "cmp eq reg 1 0x00003500"), 4); /* port 53 */
-        ASSERT_EQ(count_matching(rules, n, "name blocked"), 4);
+        /* DNS to the LAN, and the endpoints for sockets of other users than root. */
+        ASSERT_EQ(count_matching(rules, n, "name blocked"), 4 + 2);
 
         /* EndpointMark: only marked packets reach the endpoints, going out. */
         s.endpoint_mark = 0x1234;
@@ -379,12 +409,13 @@ TEST(lan_intervals) {
         static const uint8_t z[4] = {}, a[4] = {10, 0, 0, 0}, a_end[4] = {11, 0, 0, 0},
                              c[4] = {192, 168, 1, 0}, c_end[4] = {192, 168, 2, 0},
                              m[4] = {224, 0, 0, 0}, m_end[4] = {224, 0, 1, 0};
+        NetView v = {.lan = lan, .n_lan = ELEMENTSOF(lan)};
         Elem e[16];
         size_t msgs;
 
         s.allow_lan = true;
         batch_init(&b, 1);
-        ASSERT_EQ(ruleset_build(&b, &s, lan, ELEMENTSOF(lan), &(RulesetParams){}), 0);
+        ASSERT_EQ(ruleset_build(&b, &s, &v, &(RulesetParams){}), 0);
         /* 10.1/16 merges into 10/8; the host bits of 192.168.1.5/24 are masked; link-local
          * multicast is always part of the LAN. */
         ASSERT_EQ(set_elems(&b, "lan4", e, 16, &msgs), 7);
@@ -402,7 +433,7 @@ TEST(lan_intervals) {
         s.allow_lan = false;
         batch_done(&b);
         batch_init(&b, 1);
-        ASSERT_EQ(ruleset_build(&b, &s, lan, ELEMENTSOF(lan), &(RulesetParams){}), 0);
+        ASSERT_EQ(ruleset_build(&b, &s, &v, &(RulesetParams){}), 0);
         ASSERT_EQ(set_elems(&b, "lan4", e, 16, &msgs), 0);
 }
 
@@ -437,7 +468,7 @@ TEST(block_all) {
         settings_init_block_all(&s);
         build(&b, &s, &(RulesetParams){});
         /* Only loopback gets out: the tunnel and endpoint sets are empty, no DHCP, no LAN. */
-        ASSERT_EQ(chain_rules(&b, "allow_egress", rules, 32), 5);
+        ASSERT_EQ(chain_rules(&b, "allow_egress", rules, 32), 7);
         ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 0);
         ASSERT_EQ(set_elems(&b, "endpoints4", NULL, 0, &msgs), 0);
         ASSERT_EQ(set_elems(&b, "endpoints6", NULL, 0, &msgs), 0);
@@ -449,7 +480,7 @@ TEST(delete) {
         size_t n = 0;
 
         batch_init(&b, 7);
-        ASSERT_EQ(ruleset_build_delete(&b), 0);
+        ASSERT_EQ(ruleset_build_delete(&b, true, false), 0);
         for_each_msg(nlh, &b) {
                 ASSERT(n < 3);
                 types[n++] = nlh->nlmsg_type;

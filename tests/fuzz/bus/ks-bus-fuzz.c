@@ -101,18 +101,19 @@ typedef struct Property {
 } Property;
 
 static const Property properties[] = {
-        {"Enabled", "b", false},        {"Persistent", "b", true},
-        {"Tunnels", "as", false},       {"Endpoints", "a(sqs)", false},
-        {"EndpointMark", "u", false},   {"AllowLan", "b", true},
-        {"AllowDhcp", "b", true},       {"TunnelUp", "b", false},
-        {"ActiveTunnels", "as", false}, {"LanSubnets", "as", false},
-        {"BlockedPackets", "t", false}, {"Protection", "s", false},
-        {"Version", "s", false},
+        {"Enabled", "b", false},      {"Persistent", "b", true},
+        {"Tunnels", "as", false},     {"Endpoints", "a(sqs)", false},
+        {"EndpointMark", "u", false}, {"AllowLan", "b", true},
+        {"AllowDhcp", "b", true},     {"EndpointAnyUser", "b", true},
+        {"TunnelUp", "b", false},     {"ActiveTunnels", "as", false},
+        {"LanSubnets", "as", false},  {"BlockedPackets", "t", false},
+        {"Protection", "s", false},   {"Version", "s", false},
 };
 
-static const char *const setting_keys[] = {"Enabled",      "Persistent", "Tunnels",  "Endpoints",
-                                           "EndpointMark", "AllowLan",   "AllowDhcp"};
-static const char *const setting_signatures[] = {"b", "b", "as", "a(sqs)", "u", "b", "b"};
+static const char *const setting_keys[] = {"Enabled",   "Persistent",     "Tunnels",
+                                           "Endpoints", "EndpointMark",   "AllowLan",
+                                           "AllowDhcp", "EndpointAnyUser"};
+static const char *const setting_signatures[] = {"b", "b", "as", "a(sqs)", "u", "b", "b", "b"};
 
 /* ---- what the fuzzer does ---- */
 

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What "the local network" means, decided from the addresses configured on the machine's
+ * non-tunnel interfaces and nothing else. Pure: no sockets, no logging. See
+ * docs/threat-model.md, "The local-network attacker". */
+
+typedef struct LanPrefix {
+        uint8_t family; /* AF_INET or AF_INET6 */
+        uint8_t prefixlen;
+        union {
+                struct in_addr in;
+                struct in6_addr in6;
+        } addr;
+} LanPrefix;
+
+/* The ranges a LAN prefix may come from: RFC 1918, link-local, RFC 4193 unique local. The
+ * network hands out addresses (a DHCP lease, a router advertisement's autoconfigured prefix) and
+ * must not thereby make public destinations "LAN". */
+extern const LanPrefix lan_private_ranges[];
+extern const size_t lan_private_ranges_count;
+
+/* Link-local multicast (mDNS, SSDP, neighbour discovery): never routed off the link. */
+extern const LanPrefix lan_link_multicast[];
+extern const size_t lan_link_multicast_count;
+
+/* Where DHCP and neighbour discovery may always go, besides the on-link prefixes: the limited
+ * broadcast; link-local unicast, all-nodes, all-routers, DHCPv6 servers and relays, and
+ * solicited-node multicast. */
+extern const LanPrefix onlink_fixed[];
+extern const size_t onlink_fixed_count;
+
+/* A configured address shorter than these says nothing about a link: ignored. */
+#define ONLINK_PREFIXLEN_MIN4 8
+#define ONLINK_PREFIXLEN_MIN6 16
+
+/* The subnet of an interface address (host bits cleared); false for what is no subnet: another
+ * family, a prefix length out of range or shorter than the minimum above. */
+bool lan_prefix_from_address(int family, const void *addr, unsigned prefixlen, LanPrefix *ret);
+
+/* The part of 'p' that lies inside a private range, if any: 'p' itself when it is inside one,
+ * the range when 'p' is wider than it (10.1.2.3/4 gives 10.0.0.0/8). */
+bool lan_prefix_clamp_private(const LanPrefix *p, LanPrefix *ret);
+
+bool lan_prefix_contains(const LanPrefix *outer, const LanPrefix *inner);
+int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b);
+/* Sorts and drops duplicates; returns the new count. */
+size_t lan_prefixes_normalize(LanPrefix *v, size_t n);
+bool lan_prefixes_equal(const LanPrefix *a, size_t na, const LanPrefix *b, size_t nb);
+/* "10.0.0.0/8" */
+int lan_prefix_format(const LanPrefix *p, char *buf, size_t size);
