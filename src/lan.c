@@ -25,6 +25,8 @@ const LanPrefix lan_private_ranges[] = {
         V6(10, 0xfe, 0x80)                   /* fe80::/10 */
 };
 const size_t lan_private_ranges_count = ELEMENTSOF(lan_private_ranges);
+/* netwatch.c keeps the parts of one prefix on its stack. */
+_Static_assert(ELEMENTSOF(lan_private_ranges) <= 8, "lan_prefix_private_parts() returns at most 8");
 
 const LanPrefix lan_link_multicast[] = {
         V4(224, 0, 0, 0, 24), V6(16, 0xff, 0x02), /* ff02::/16 */
@@ -58,10 +60,7 @@ static void clear_host_bits(LanPrefix *p) {
 bool lan_prefix_from_address(int family, const void *addr, unsigned prefixlen, LanPrefix *ret) {
         LanPrefix p = {.family = (uint8_t)family, .prefixlen = (uint8_t)prefixlen};
 
-        if (family != AF_INET && family != AF_INET6)
-                return false;
-        if (prefixlen > addr_len(family) * 8 ||
-            prefixlen < (family == AF_INET ? ONLINK_PREFIXLEN_MIN4 : ONLINK_PREFIXLEN_MIN6))
+        if ((family != AF_INET && family != AF_INET6) || prefixlen > addr_len(family) * 8)
                 return false;
         memcpy(&p.addr, addr, addr_len(family));
         clear_host_bits(&p);
@@ -79,21 +78,24 @@ bool lan_prefix_contains(const LanPrefix *outer, const LanPrefix *inner) {
         return memcmp(&x.addr, &outer->addr, addr_len(outer->family)) == 0;
 }
 
-bool lan_prefix_clamp_private(const LanPrefix *p, LanPrefix *ret) {
+bool lan_prefix_is_onlink(const LanPrefix *p) {
+        return p->prefixlen >=
+               (p->family == AF_INET ? ONLINK_PREFIXLEN_MIN4 : ONLINK_PREFIXLEN_MIN6);
+}
+
+size_t lan_prefix_private_parts(const LanPrefix *p, LanPrefix *ret) {
+        size_t n = 0;
+
         for (size_t i = 0; i < lan_private_ranges_count; i++) {
                 const LanPrefix *range = &lan_private_ranges[i];
 
                 /* Two prefixes either nest or are disjoint: the intersection is the longer. */
-                if (lan_prefix_contains(range, p)) {
-                        *ret = *p;
-                        return true;
-                }
-                if (lan_prefix_contains(p, range)) {
-                        *ret = *range;
-                        return true;
-                }
+                if (lan_prefix_contains(range, p))
+                        ret[n++] = *p;
+                else if (lan_prefix_contains(p, range))
+                        ret[n++] = *range;
         }
-        return false;
+        return n;
 }
 
 int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b) {

@@ -35,17 +35,21 @@ extern const size_t lan_link_multicast_count;
 extern const LanPrefix onlink_fixed[];
 extern const size_t onlink_fixed_count;
 
-/* A configured address shorter than these says nothing about a link: ignored. */
-#define ONLINK_PREFIXLEN_MIN4 8
-#define ONLINK_PREFIXLEN_MIN6 16
+/* An address's prefix shorter than these is not "on-link" for DHCP and neighbour discovery:
+ * a DHCP server or router is on a subnet no wider, and a wider one would let the DHCP and NDP
+ * exceptions reach a good part of the internet. */
+#define ONLINK_PREFIXLEN_MIN4 16
+#define ONLINK_PREFIXLEN_MIN6 48
 
-/* The subnet of an interface address (host bits cleared); false for what is no subnet: another
- * family, a prefix length out of range or shorter than the minimum above. */
+/* The subnet of an interface address (host bits cleared); false for another family or a prefix
+ * length out of range. */
 bool lan_prefix_from_address(int family, const void *addr, unsigned prefixlen, LanPrefix *ret);
+bool lan_prefix_is_onlink(const LanPrefix *p);
 
-/* The part of 'p' that lies inside a private range, if any: 'p' itself when it is inside one,
- * the range when 'p' is wider than it (10.1.2.3/4 gives 10.0.0.0/8). */
-bool lan_prefix_clamp_private(const LanPrefix *p, LanPrefix *ret);
+/* The parts of 'p' that lie inside the private ranges: 'p' itself when it is inside one, each
+ * range that 'p' is wider than (10.1.2.3/4 gives 10.0.0.0/8; fc00::/6 gives fc00::/7 and
+ * fe80::/10). Returns how many, at most lan_private_ranges_count. */
+size_t lan_prefix_private_parts(const LanPrefix *p, LanPrefix *ret);
 
 bool lan_prefix_contains(const LanPrefix *outer, const LanPrefix *inner);
 int lan_prefix_compare(const LanPrefix *a, const LanPrefix *b);

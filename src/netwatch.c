@@ -264,7 +264,7 @@ int netwatch_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, Lan
         for (struct nl_object *o = nl_cache_get_first(w->addrs); o; o = nl_cache_get_next(o)) {
                 struct rtnl_addr *a = (struct rtnl_addr *)o;
                 struct nl_addr *local = rtnl_addr_get_local(a);
-                LanPrefix p, private;
+                LanPrefix p, parts[8];
 
                 if (!local || !link_is_lan(w, rtnl_addr_get_ifindex(a), patterns, n_patterns) ||
                     nl_addr_get_len(local) != (nl_addr_get_family(local) == AF_INET ? 4 : 16) ||
@@ -272,9 +272,10 @@ int netwatch_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, Lan
                                              nl_addr_get_binary_addr(local),
                                              (unsigned)rtnl_addr_get_prefixlen(a), &p))
                         continue;
-                prefix_push(&onlink, &p);
-                if (lan_prefix_clamp_private(&p, &private))
-                        prefix_push(&lan, &private);
+                if (lan_prefix_is_onlink(&p))
+                        prefix_push(&onlink, &p);
+                for (size_t i = 0, n = lan_prefix_private_parts(&p, parts); i < n; i++)
+                        prefix_push(&lan, &parts[i]);
         }
         r = prefix_list_take(&lan, ret_lan, ret_n_lan);
         if (r < 0) {
