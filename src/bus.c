@@ -501,7 +501,9 @@ static int method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_erro
         return method_change_tunnel(msg, userdata, false, error);
 }
 
-static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* Verify() → a(ssb): (name, detail, passed), a warning counting as passed. VerifyReport() →
+ * a(sss): (name, status, detail), status "ok", "warning" or "fail". */
+static int verify_reply(sd_bus_message *msg, void *userdata, bool statuses, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(report_done) Report rep = {};
         int r;
@@ -515,15 +517,25 @@ static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssb)");
+                r = sd_bus_message_open_container(reply, 'a', statuses ? "(sss)" : "(ssb)");
         for (size_t i = 0; r >= 0 && i < rep.n; i++)
-                r = sd_bus_message_append(reply, "(ssb)", rep.v[i].name, rep.v[i].detail,
-                                          rep.v[i].passed);
+                r = statuses ? sd_bus_message_append(reply, "(sss)", rep.v[i].name,
+                                                     check_status(&rep.v[i]), rep.v[i].detail)
+                             : sd_bus_message_append(reply, "(ssb)", rep.v[i].name, rep.v[i].detail,
+                                                     rep.v[i].passed);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return verify_reply(msg, userdata, false, error);
+}
+
+static int method_verify_report(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return verify_reply(msg, userdata, true, error);
 }
 
 /* ---- properties ---- */
@@ -703,6 +715,8 @@ static const sd_bus_vtable manager_vtable[] = {
 
         SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssb)", checks),
                                 method_verify, OPEN),
+        SD_BUS_METHOD_WITH_ARGS("VerifyReport", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", checks),
+                                method_verify_report, OPEN),
 
         SD_BUS_SIGNAL_WITH_ARGS("TunnelChanged", SD_BUS_ARGS("s", name, "b", up), 0),
         SD_BUS_SIGNAL_WITH_ARGS("NetworkChanged", SD_BUS_ARGS("s", interface), 0),

@@ -2,8 +2,11 @@
 #include <netinet/in.h>
 
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <net/if.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +25,10 @@
 #define PROBE4_DNS "192.0.2.53"
 #define PROBE6_DNS "2001:db8::53"
 #define PROBE_SOURCE_PORT 47001
+
+const char *check_status(const Check *c) {
+        return !c->passed ? "fail" : c->warning ? "warning" : "ok";
+}
 
 void report_done(Report *r) {
         if (!r)
@@ -135,6 +142,7 @@ static Outcome outcome_of(int r) {
                 return SENT;
         switch (-r) {
         case EPERM: return REFUSED;
+        case ENOBUFS: /* an egress chain dropped a raw frame */ return REFUSED;
         case ENETUNREACH:
         case EHOSTUNREACH:
         case EADDRNOTAVAIL:
@@ -356,15 +364,190 @@ static int check_tunnels(Manager *m, Report *rep) {
         return report_add(rep, "tunnel", true, "traffic into %zu tunnel(s) is allowed", up);
 }
 
+/* ---- the local-network attacker ---- */
+
+/* LAN is the private part of this machine's own addresses, never a route someone else
+ * installed (DHCP option 121, router advertisements). */
+static int check_lan(Manager *m, Report *rep) {
+        _cleanup_(freep) LanPrefix *lan = NULL, *onlink = NULL;
+        size_t n_lan, n_onlink;
+        int r;
+
+        if (!m->settings.allow_lan)
+                return report_add(rep, "lan", true, "AllowLan is off: no LAN is allowed");
+        r = netwatch_prefixes(m->netwatch, m->settings.tunnels, m->settings.n_tunnels, &lan, &n_lan,
+                              &onlink, &n_onlink);
+        if (r < 0)
+                return report_add(rep, "lan", false, "the addresses could not be read: %s",
+                                  strerror(-r));
+        for (size_t i = 0; i < m->n_lan; i++) {
+                LanPrefix parts[8];
+                char text[INET6_ADDRSTRLEN + 4];
+
+                if (lan_prefix_private_parts(&m->lan[i], parts) == 1 &&
+                    lan_prefix_compare(&parts[0], &m->lan[i]) == 0)
+                        continue;
+                (void)lan_prefix_format(&m->lan[i], text, sizeof(text));
+                return report_add(rep, "lan", false, "%s is allowed as LAN but is not private",
+                                  text);
+        }
+        if (!lan_prefixes_equal(lan, n_lan, m->lan, m->n_lan))
+                return report_add(rep, "lan", false,
+                                  "the LAN allowed (%zu prefixes) is not what the addresses on "
+                                  "the links give now (%zu)",
+                                  m->n_lan, n_lan);
+        return report_add(rep, "lan", true,
+                          "%zu prefix(es), each the private part of an address on a link "
+                          "outside the tunnels; routes are not consulted",
+                          m->n_lan);
+}
+
+static bool lines_have(const Lines *have, const char *prefix, const char *needle) {
+        for (size_t i = 0; i < have->n; i++)
+                if (strncmp(have->v[i], prefix, strlen(prefix)) == 0 &&
+                    (!needle || strstr(have->v[i], needle)))
+                        return true;
+        return false;
+}
+
+/* Nobody on the LAN can reach local sockets by claiming to be the VPN server. */
+static int check_unsolicited(Report *rep, const Lines *have) {
+        char prerouting[64];
+
+        snprintf(prerouting, sizeof(prerouting), "chain prerouting type filter hook %u ",
+                 NF_INET_PRE_ROUTING);
+        for (size_t i = 0; i < have->n; i++) {
+                const char *l = have->v[i];
+
+                if (strncmp(l, "rule allow_ingress ", 19) == 0 && strstr(l, "set endpoints") &&
+                    !strstr(l, "ct load state"))
+                        return report_add(rep, "unsolicited", false,
+                                          "packets from an endpoint are accepted without being "
+                                          "replies");
+        }
+        if (!lines_have(have, prerouting, NULL) || !lines_have(have, "rule prerouting ", "fib"))
+                return report_add(rep, "unsolicited", false,
+                                  "no prerouting check: the tunnel's address is reachable from "
+                                  "the LAN");
+        return report_add(rep, "unsolicited", true,
+                          "endpoint packets are accepted only as replies, and only to an "
+                          "address of the link they arrive on");
+}
+
+/* A raw frame on one link: UDP to PROBE4 port 9, built by hand as an AF_PACKET sender would.
+ * 0 if the kernel took it, else -errno (ENOBUFS or EPERM when an egress chain dropped it). */
+static int probe_frame(const GuardedLink *l) {
+        _cleanup_(closep) int fd = -EBADF;
+        uint8_t frame[ETH_HLEN + 28] = {}, *ip = frame + ETH_HLEN, *udp = ip + 20;
+        struct sockaddr_ll sa = {
+                .sll_family = AF_PACKET,
+                .sll_protocol = htons(ETH_P_IP),
+                .sll_halen = ETH_ALEN,
+        };
+        uint32_t sum = 0;
+        size_t off = 0;
+
+        sa.sll_ifindex = (int)if_nametoindex(l->name);
+        if (sa.sll_ifindex == 0)
+                return -errno;
+        if (l->layout == LAYOUT_ETHERNET) {
+                memset(frame, 0xff, ETH_ALEN); /* broadcast: nobody in particular */
+                frame[ETH_ALEN] = 0x02;        /* a locally administered source */
+                frame[12] = 0x08;
+                off = ETH_HLEN;
+        }
+        memset(sa.sll_addr, 0xff, ETH_ALEN);
+        ip = frame + off;
+        udp = ip + 20;
+        ip[0] = 0x45;
+        ip[3] = 28;
+        ip[8] = 64;
+        ip[9] = IPPROTO_UDP;
+        inet_pton(AF_INET, "192.0.2.2", ip + 12);
+        inet_pton(AF_INET, PROBE4, ip + 16);
+        for (size_t i = 0; i < 20; i += 2)
+                sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+        sum = (sum & 0xffff) + (sum >> 16);
+        sum = (sum & 0xffff) + (sum >> 16);
+        ip[10] = (uint8_t)(~sum >> 8);
+        ip[11] = (uint8_t)~sum;
+        udp[0] = PROBE_SOURCE_PORT >> 8;
+        udp[1] = PROBE_SOURCE_PORT & 0xff;
+        udp[3] = 9;
+        udp[5] = 8;
+
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (sendto(fd, frame, off + 28, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Raw packet sockets meet an egress chain on every link outside the tunnels. */
+static int check_frames(Manager *m, Report *rep, const Lines *have, const LinkInfo *outside,
+                        size_t n_outside) {
+        uint64_t before = 0, after = 0, bytes;
+        unsigned refused = 0;
+
+        if (!m->frames)
+                return report_add(rep, "frames", false,
+                                  "the kernel has no egress hook (Linux < 5.16): frames from "
+                                  "raw packet sockets (AF_PACKET) are not held");
+        for (size_t i = 0; i < m->n_links; i++) {
+                char chain[LINK_CHAIN_NAME_MAX + 16], device[IFNAMSIZ + 16];
+
+                snprintf(chain, sizeof(chain), "netdev chain egress_%s ", m->links[i].name);
+                snprintf(device, sizeof(device), " device %s", m->links[i].name);
+                if (!lines_have(have, chain, device))
+                        return report_add(rep, "frames", false,
+                                          "%s has no egress chain: raw packet sockets can send "
+                                          "on it",
+                                          m->links[i].name);
+        }
+        (void)nft_get_counter(m->nft, NFPROTO_NETDEV, &before, &bytes);
+        /* A frame on every link that is up and outside the tunnels. */
+        for (size_t i = 0; i < m->n_links; i++) {
+                bool up = false;
+                Outcome o;
+
+                for (size_t j = 0; j < n_outside; j++)
+                        up = up || strcmp(outside[j].name, m->links[i].name) == 0;
+                if (m->links[i].layout == LAYOUT_OTHER || !up)
+                        continue;
+                o = outcome_of(probe_frame(&m->links[i]));
+                if (o == SENT)
+                        return report_add(rep, "frames", false,
+                                          "LEAK: a raw UDP frame left %s (AF_PACKET)",
+                                          m->links[i].name);
+                refused += o == REFUSED;
+        }
+        (void)nft_get_counter(m->nft, NFPROTO_NETDEV, &after, &bytes);
+        if (refused > after - before)
+                return report_add(rep, "frames", false,
+                                  "%u raw frame(s) refused, but not by the kill switch (its "
+                                  "counter moved by %llu)",
+                                  refused, (unsigned long long)(after - before));
+        return report_add(rep, "frames", true,
+                          "%zu link(s) carry an egress chain; %u raw frame(s) sent with "
+                          "AF_PACKET were dropped",
+                          m->n_links, refused);
+}
+
 static int check_boot(Manager *m, Report *rep) {
         _cleanup_(settings_done) Settings saved = {};
         char error[ERROR_MAX];
         int r;
 
-        if (!m->settings.persistent)
-                return report_add(rep, "boot", false,
-                                  "Persistent is off: at boot, traffic can leave before the VPN "
-                                  "starts");
+        /* A choice, not a fault: the kill switch holds now; say what it means at boot. */
+        if (!m->settings.persistent) {
+                r = report_add(rep, "boot", true,
+                               "Persistent is off: at boot, traffic can leave before the VPN "
+                               "starts");
+                if (r >= 0)
+                        rep->v[rep->n - 1].warning = true;
+                return r;
+        }
         r = state_load(m->state_dir, &saved, error);
         if (r < 0)
                 return report_add(rep, "boot", false, "saved settings unreadable: %s",
@@ -410,6 +593,12 @@ int verify_run(Manager *m, Report *ret) {
                 if (r >= 0)
                         r = check_tunnels(m, &rep);
         }
+        if (r >= 0)
+                r = check_lan(m, &rep);
+        if (r >= 0)
+                r = check_unsolicited(&rep, &have);
+        if (r >= 0)
+                r = check_frames(m, &rep, &have, links, n_links);
         if (r >= 0)
                 r = check_boot(m, &rep);
         if (r < 0) {

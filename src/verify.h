@@ -8,7 +8,11 @@ typedef struct Check {
         char name[24];
         char detail[512];
         bool passed;
+        bool warning; /* passed, but the user should know: does not fail "verify" unless --strict */
 } Check;
+
+/* "ok", "warning" or "fail". */
+const char *check_status(const Check *c);
 
 typedef struct Report {
         Check *v;

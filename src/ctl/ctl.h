@@ -27,6 +27,7 @@ enum {
 typedef struct Ctl {
         const char *address; /* --address, else the system bus */
         bool json;           /* --json */
+        bool strict;         /* --strict: warnings fail "verify" */
         sd_bus *bus;         /* connected lazily by ctl_bus() */
 } Ctl;
 

@@ -14,7 +14,8 @@
 #endif
 
 enum {
-        VERB_JSON = 1 << 0, /* accepts --json */
+        VERB_JSON = 1 << 0,   /* accepts --json */
+        VERB_STRICT = 1 << 1, /* accepts --strict */
 };
 
 typedef struct Verb {
@@ -95,15 +96,20 @@ static const Verb verbs[] = {
          "(TunnelChanged, NetworkChanged, Tampered) until interrupted. A note that\n"
          "monitoring has begun goes to standard error.\n\n"
          "  --json   one JSON object per line\n"},
-        {"verify", 0, 0, VERB_JSON, verb_verify, "verify [--json]",
+        {"verify", 0, 0, VERB_JSON | VERB_STRICT, verb_verify, "verify [--json] [--strict]",
          "Prove, now, that the kill switch holds",
          "Ask the daemon to check, on this machine and right now: that its table in the\n"
          "kernel is exactly what the settings require, that every base chain drops by\n"
          "default, that probe packets sent outside the tunnels (UDP and TCP, IPv4 and IPv6,\n"
          "DNS too, to documentation addresses that reach nobody) are refused by the kernel,\n"
-         "that traffic into an up tunnel is allowed, and that the boot will install the same\n"
-         "table. Prints one line per check; exits 1 if any check failed.\n\n"
-         "  --json   print the checks as a JSON array\n"},
+         "that traffic into an up tunnel is allowed, that LAN means only the private part\n"
+         "of this machine's addresses, that packets claiming to come from an endpoint are\n"
+         "accepted only as replies, that raw frames (AF_PACKET) sent on every link outside\n"
+         "the tunnels are dropped, and that the boot will install the same table.\n"
+         "Prints one line per check; exits 1 if any check failed. A warning (Persistent\n"
+         "off) does not fail unless --strict is given.\n\n"
+         "  --json     print the checks as a JSON array\n"
+         "  --strict   exit 1 on warnings too\n"},
         {"help", 0, 1, 0, verb_help, "help [COMMAND]", "Show this help, or a command's", ""},
 };
 
@@ -178,12 +184,13 @@ static int verb_help(Ctl *c _unused_, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_ADDRESS };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_ADDRESS, ARG_STRICT };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"json", no_argument, NULL, ARG_JSON},
                 {"address", required_argument, NULL, ARG_ADDRESS},
+                {"strict", no_argument, NULL, ARG_STRICT},
                 {},
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -202,6 +209,7 @@ int main(int argc, char **argv) {
                 case ARG_VERSION: puts(CTL_NAME " " KILLSWITCHD_VERSION); return CTL_EXIT_OK;
                 case ARG_JSON: ctl.json = true; break;
                 case ARG_ADDRESS: ctl.address = optarg; break;
+                case ARG_STRICT: ctl.strict = true; break;
                 case '?':
                         if (optopt == ARG_ADDRESS)
                                 return ctl_usage_error(NULL, "--address needs an argument");
@@ -245,6 +253,8 @@ int main(int argc, char **argv) {
                                        v->usage);
         if (ctl.json && !(v->flags & VERB_JSON))
                 return ctl_usage_error(v->name, "--json is not supported");
+        if (ctl.strict && !(v->flags & VERB_STRICT))
+                return ctl_usage_error(v->name, "--strict is not supported");
 
         r = v->run(&ctl, argc, argv);
         bus = ctl.bus;

@@ -88,35 +88,39 @@ vf_status() {
 
 # vf_verify: run `killswitchctl verify --json` and `killswitchctl verify`.
 # Sets VF_RC / VF_TEXT_RC (exit statuses), VF_JSON_OK (1 when the JSON
-# parsed into a list of {check, passed, detail}), VF_CHECKS (names in
-# order), VF_PASSED[name] (1/0), VF_DETAIL[name], VF_FAILED (failed names,
-# space separated), VF_TEXT (the text form).
-declare -A VF_PASSED=() VF_DETAIL=()
+# parsed into a list of {check, passed, status, detail}), VF_CHECKS (names
+# in order), VF_PASSED[name] (1/0), VF_STATUS[name] (ok/warning/fail),
+# VF_DETAIL[name], VF_FAILED (failed names, space separated), VF_WARNED
+# (likewise), VF_TEXT (the text form).
+declare -A VF_PASSED=() VF_DETAIL=() VF_STATUS=()
 vf_verify() {
     local out=$KS_TMP/verify.json err=$KS_TMP/verify.err parsed name passed detail
     VF_RC=0
     "$KILLSWITCHCTL" verify --json >"$out" 2>"$err" </dev/null || VF_RC=$?
     VF_TEXT_RC=0
     VF_TEXT=$("$KILLSWITCHCTL" verify 2>&1 </dev/null) || VF_TEXT_RC=$?
-    VF_PASSED=() VF_DETAIL=() VF_CHECKS=() VF_FAILED='' VF_JSON_OK=0
+    VF_PASSED=() VF_DETAIL=() VF_STATUS=() VF_CHECKS=() VF_FAILED='' VF_WARNED='' VF_JSON_OK=0
     if parsed=$("$KS_PY" -c 'import json,sys
 v = json.load(open(sys.argv[1]))
 assert isinstance(v, list) and v
 for c in v:
-    assert set(c) == {"check", "passed", "detail"}, c
+    assert set(c) == {"check", "passed", "status", "detail"}, c
     assert isinstance(c["passed"], bool) and isinstance(c["detail"], str)
-    print("%s\t%d\t%s" % (c["check"], c["passed"], c["detail"].replace("\t", " ").replace("\n", " ")))' "$out" 2>"$KS_TMP/verify.parse"); then
+    assert c["status"] in ("ok", "warning", "fail") and c["passed"] == (c["status"] != "fail"), c
+    print("%s\t%d\t%s\t%s" % (c["check"], c["passed"], c["status"], c["detail"].replace("\t", " ").replace("\n", " ")))' "$out" 2>"$KS_TMP/verify.parse"); then
         VF_JSON_OK=1
     else
         VF_JSON_OK=0
         ks_log "# verify --json (exit $VF_RC) did not parse: $(head -c 300 "$out") $(head -c 300 "$err") $(tail -n 1 "$KS_TMP/verify.parse")"
         return 0
     fi
-    while IFS=$'\t' read -r name passed detail; do
+    while IFS=$'\t' read -r name passed status detail; do
         VF_CHECKS+=("$name")
         VF_PASSED[$name]=$passed
+        VF_STATUS[$name]=$status
         VF_DETAIL[$name]=$detail
         ((passed)) || VF_FAILED+="${VF_FAILED:+ }$name"
+        [[ $status != warning ]] || VF_WARNED+="${VF_WARNED:+ }$name"
     done <<<"$parsed"
 }
 
@@ -150,9 +154,10 @@ expect_verify_passes() {
     else
         ks_fail "$desc: failed checks: ${VF_FAILED:-none reported} ($(vf_report))"
     fi
-    for name in table policies outside dns tunnel boot; do
+    for name in table policies outside dns tunnel lan unsolicited frames boot; do
         [[ -n ${VF_PASSED[$name]:-} ]] || ks_fail "$desc: check '$name' missing from the report"
     done
+    expect_eq "$desc: no warnings" "${VF_WARNED:-none}" none
     if grep -qE "^${#VF_CHECKS[@]} of ${#VF_CHECKS[@]} checks passed$" <<<"$VF_TEXT"; then
         ks_pass "$desc: text form ends '${#VF_CHECKS[@]} of ${#VF_CHECKS[@]} checks passed'"
     else

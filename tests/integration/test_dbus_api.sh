@@ -53,6 +53,7 @@ property Endpoints a(sqs) read emits=invalidates
 property EndpointMark u read emits=true
 property AllowLan b readwrite emits=true
 property AllowDhcp b readwrite emits=true
+property EndpointAnyUser b readwrite emits=true
 property TunnelUp b read emits=true
 property ActiveTunnels as read emits=true
 property LanSubnets as read emits=true
@@ -68,8 +69,8 @@ ks_log "$(sed 's/^/   /' <<<"$BUS_OUT")"
 # --------------------------------------------------------------------------
 ks_step "defaults"
 
-expect_eq "GetSettings: the 7 keys with their defaults" "$(settings_json)" \
-    '{"AllowDhcp":true,"AllowLan":false,"Enabled":false,"EndpointMark":0,"Endpoints":[],"Persistent":false,"Tunnels":[]}'
+expect_eq "GetSettings: the 7 keys and EndpointAnyUser with their defaults" "$(settings_json)" \
+    '{"AllowDhcp":true,"AllowLan":false,"Enabled":false,"EndpointAnyUser":false,"EndpointMark":0,"Endpoints":[],"Persistent":false,"Tunnels":[]}'
 for p in Enabled:false Persistent:false Tunnels:[] Endpoints:[] EndpointMark:0 AllowLan:false \
          AllowDhcp:true TunnelUp:false ActiveTunnels:[] LanSubnets:[] BlockedPackets:0 \
          'Protection:"none"'; do
@@ -128,7 +129,7 @@ bus_do call Apply 'a{sv}' 7 \
     AllowDhcp b false
 expect_eq "Apply (7 keys)" "$BUS_RC:$BUS_ERR_MSG" "0:"
 expect_eq "GetSettings matches Apply" "$(settings_json)" \
-    "{\"AllowDhcp\":false,\"AllowLan\":true,\"Enabled\":true,\"EndpointMark\":4660,\"Endpoints\":[[\"$KS_SRV_V4\",$KS_WG_PORT,\"udp\"],[\"198.51.100.7\",443,\"tcp\"],[\"$KS_SRV_V6\",$KS_WG_PORT,\"udp\"]],\"Persistent\":true,\"Tunnels\":[\"$tun\",\"tun*\"]}"
+    "{\"AllowDhcp\":false,\"AllowLan\":true,\"Enabled\":true,\"EndpointAnyUser\":false,\"EndpointMark\":4660,\"Endpoints\":[[\"$KS_SRV_V4\",$KS_WG_PORT,\"udp\"],[\"198.51.100.7\",443,\"tcp\"],[\"$KS_SRV_V6\",$KS_WG_PORT,\"udp\"]],\"Persistent\":true,\"Tunnels\":[\"$tun\",\"tun*\"]}"
 expect_changed "Apply" Enabled=true Persistent=true "Tunnels=[\"$tun\",\"tun*\"]" -Endpoints \
     EndpointMark=4660 AllowLan=true AllowDhcp=false 'Protection="owner"' TunnelUp=true \
     "ActiveTunnels=[\"$tun\"]" LanSubnets

@@ -9,6 +9,10 @@
 #   a rule deleted from allow_egress       -> table (names it), tunnel
 #   the output chain's policy set to accept -> policies, table (name output)
 #   an endpoint element deleted             -> table (names the set)
+#   the prerouting chain deleted            -> table, unsolicited
+#   the uplink's egress chain deleted       -> table, frames (names the link)
+#   that chain emptied, its policy accept   -> table, frames (a raw frame
+#                                              left: LEAK, with the link)
 #   the table made dormant                  -> table (its flags), outside, dns
 #   the uplink added to the tunnels set     -> table (names the set), outside, dns
 #   an accept rule at the top of allow_egress
@@ -16,7 +20,7 @@
 #                                              interface; the server sees the
 #                                              probes arrive
 #   a second uplink, then the same leak     -> its name among the leaks
-#   Persistent off                          -> boot
+#   Persistent off                          -> boot warns (fails with --strict)
 #   the kill switch disabled                -> enabled
 #
 # For the table to stay broken, the daemon runs with --protection=monitor
@@ -113,6 +117,39 @@ vf_restore
 expect_verify_passes "restored"
 
 # --------------------------------------------------------------------------
+ks_step "the prerouting chain deleted: the tunnel's address reachable from the LAN"
+
+expect_ok "nft delete chain inet killswitchd prerouting" \
+    nft_other "$KS_CLI" delete chain inet killswitchd prerouting
+vf_verify
+expect_verify_fails "prerouting deleted" table unsolicited
+expect_detail "prerouting deleted" unsolicited "no prerouting check"
+vf_restore
+expect_verify_passes "restored"
+
+# --------------------------------------------------------------------------
+ks_step "the uplink's egress chain deleted: raw frames leave"
+
+expect_ok "nft delete chain netdev killswitchd egress_vethc" \
+    nft_other "$KS_CLI" delete chain netdev killswitchd egress_vethc
+vf_verify
+expect_verify_fails "egress chain deleted" table frames
+expect_detail "egress chain deleted" frames "vethc has no egress chain"
+vf_restore
+expect_verify_passes "restored"
+
+# --------------------------------------------------------------------------
+ks_step "the egress chain emptied: the raw probe frame leaves and is named"
+
+expect_ok "nft flush chain netdev killswitchd egress_vethc; policy accept" \
+    nft_other "$KS_CLI" "flush chain netdev killswitchd egress_vethc; chain netdev killswitchd egress_vethc { policy accept; }"
+vf_verify
+expect_verify_fails "egress chain emptied" table frames
+expect_detail "egress chain emptied" frames "LEAK" "vethc"
+vf_restore
+expect_verify_passes "restored"
+
+# --------------------------------------------------------------------------
 ks_step "the table made dormant (it filters nothing)"
 
 expect_ok "nft add table inet killswitchd { flags dormant; }" \
@@ -182,9 +219,22 @@ expect_verify_passes "restored"
 ks_step "Persistent off"
 
 ctl_must persist off
+# A choice, not a fault: a warning that fails only with --strict.
 vf_verify
-expect_verify_fails "Persistent off" boot
+expect_eq "Persistent off: failed checks" "${VF_FAILED:-none}" none
+expect_eq "Persistent off: verify --json exit status" "$VF_RC" 0
+expect_eq "Persistent off: verify exit status" "$VF_TEXT_RC" 0
+expect_eq "Persistent off: warned checks" "${VF_WARNED:-none}" boot
+expect_eq "Persistent off: boot status" "${VF_STATUS[boot]:-}" warning
 expect_detail "Persistent off" boot "Persistent is off"
+if grep -qE '^\[warn\] +boot ' <<<"$VF_TEXT" &&
+    grep -qE '^([0-9]+) of \1 checks passed, 1 with a warning$' <<<"$VF_TEXT"; then
+    ks_pass "Persistent off: text form marks boot [warn]"
+else
+    ks_fail "Persistent off: text form: $VF_TEXT"
+fi
+rc=0; "$KILLSWITCHCTL" verify --strict >/dev/null 2>&1 </dev/null || rc=$?
+expect_eq "Persistent off: verify --strict exit status" "$rc" 1
 ctl_must persist on
 expect_verify_passes "Persistent on again"
 
