@@ -436,8 +436,7 @@ static int check_unsolicited(Report *rep, const Lines *have) {
 
 /* A raw frame on one link: UDP to PROBE4 port 9, built by hand as an AF_PACKET sender would.
  * 0 if the kernel took it, else -errno (ENOBUFS or EPERM when an egress chain dropped it). */
-static int probe_frame(const GuardedLink *l) {
-        _cleanup_(closep) int fd = -EBADF;
+static int probe_frame(int fd, const GuardedLink *l) {
         uint8_t frame[ETH_HLEN + 28] = {}, *ip = frame + ETH_HLEN, *udp = ip + 20;
         struct sockaddr_ll sa = {
                 .sll_family = AF_PACKET,
@@ -476,9 +475,6 @@ static int probe_frame(const GuardedLink *l) {
         udp[3] = 9;
         udp[5] = 8;
 
-        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
         if (sendto(fd, frame, off + 28, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return -errno;
         return 0;
@@ -488,6 +484,7 @@ static int probe_frame(const GuardedLink *l) {
 static int check_frames(Manager *m, Report *rep, const Lines *have, const LinkInfo *outside,
                         size_t n_outside) {
         uint64_t before = 0, after = 0, bytes;
+        _cleanup_(closep) int fd = -EBADF;
         unsigned refused = 0;
 
         if (!m->frames)
@@ -505,6 +502,14 @@ static int check_frames(Manager *m, Report *rep, const Lines *have, const LinkIn
                                           "on it",
                                           m->links[i].name);
         }
+        /* The service's RestrictAddressFamilies= leaves AF_PACKET out (it weighs in its exposure
+         * score): the chains above are then the proof. */
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return report_add(rep, "frames", true,
+                                  "%zu link(s) carry an egress chain (no frame sent: this process "
+                                  "may not open AF_PACKET sockets)",
+                                  m->n_links);
         (void)nft_get_counter(m->nft, NFPROTO_NETDEV, &before, &bytes);
         /* A frame on every link that is up and outside the tunnels. */
         for (size_t i = 0; i < m->n_links; i++) {
@@ -515,7 +520,7 @@ static int check_frames(Manager *m, Report *rep, const Lines *have, const LinkIn
                         up = up || strcmp(outside[j].name, m->links[i].name) == 0;
                 if (m->links[i].layout == LAYOUT_OTHER || !up)
                         continue;
-                o = outcome_of(probe_frame(&m->links[i]));
+                o = outcome_of(probe_frame(fd, &m->links[i]));
                 if (o == SENT)
                         return report_add(rep, "frames", false,
                                           "LEAK: a raw UDP frame left %s (AF_PACKET)",

@@ -96,6 +96,7 @@ expect_ok "the tunnel carries traffic" tunnel_flows 8
 expect_ok "up" nm_dispatch "$wg" up "${wg_env[@]}"
 nm_said
 expect_settings "after up" "enabled=true tunnels=$wg endpoints=$ep_wg mark=51820"
+expect_eq "after up: EndpointAnyUser untouched for WireGuard" "$(ksv_get EndpointAnyUser)" "b false"
 vpn_window "kill switch, tunnel up" 1 true
 expect_ge "kill switch, tunnel up: flood through the tunnel" "$W_TUN" 50
 expect_zero "kill switch, tunnel up: packets leaked" "$W_LEAKED"
@@ -189,6 +190,8 @@ expect_ok "vpn-up" nm_dispatch "$dev" vpn-up "${vpn_env[@]}"
 nm_said
 expect_settings "after vpn-up (servers from the profile, not VPN_IP4_GATEWAY)" \
     "enabled=true tunnels=$dev endpoints=$eps_vpn mark=0"
+# The plugin's client runs as nm-openvpn and opens a new socket on reconnecting.
+expect_eq "after vpn-up: EndpointAnyUser" "$(ksv_get EndpointAnyUser)" "b true"
 expect_ok "traffic flows through the tunnel" ovpn_flows
 vpn_window "kill switch, tunnel up" 1 true
 expect_ge "kill switch, tunnel up: flood through the tunnel" "$W_TUN" 50
