@@ -134,8 +134,7 @@ static void put_payload(Builder *b, struct nftnl_rule *r, uint32_t base, uint32_
         put_expr(b, r, e);
 }
 
-static void put_lookup_flags(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set,
-                             uint32_t flags) {
+static void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set) {
         struct nftnl_expr *e = nftnl_expr_alloc("lookup");
 
         if (e) {
@@ -144,13 +143,9 @@ static void put_lookup_flags(Builder *b, struct nftnl_rule *r, uint32_t sreg, in
                 /* The set is created in this same batch: the kernel finds it by its id. */
                 nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id(b, set));
                 /* The kernel reports the flags even when zero: say them, to compare alike. */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, flags);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
         }
         put_expr(b, r, e);
-}
-
-static void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set) {
-        put_lookup_flags(b, r, sreg, set, 0);
 }
 
 /* reg &= mask */
@@ -517,8 +512,9 @@ static void prefix_interval(const LanPrefix *p, Interval *ret) {
         ret->open = !key_increment(ret->end, len);
 }
 
+/* The interfaces inside: the tunnels, and loopback, so that one lookup decides both. */
 static void emit_tunnel_elems(Builder *b) {
-        Interval v[TUNNELS_MAX];
+        Interval v[TUNNELS_MAX + 1];
         size_t n = b->settings->n_tunnels;
 
         if (n > TUNNELS_MAX) {
@@ -527,6 +523,7 @@ static void emit_tunnel_elems(Builder *b) {
         }
         for (size_t i = 0; i < n; i++)
                 tunnel_interval(b->settings->tunnels[i], &v[i]);
+        tunnel_interval("lo", &v[n++]);
         emit_intervals(b, SET_TUNNELS, v, n, IFNAMSIZ);
 }
 
@@ -612,13 +609,6 @@ static void put_iface(Builder *b, struct nftnl_rule *r, Direction d) {
         put_meta(b, r, d == EGRESS ? NFT_META_OIFNAME : NFT_META_IIFNAME, reg32(0));
 }
 
-static void put_iface_is_lo(Builder *b, struct nftnl_rule *r, Direction d, uint32_t op) {
-        char lo[IFNAMSIZ] = "lo";
-
-        put_iface(b, r, d);
-        put_cmp(b, r, reg32(0), op, lo, sizeof(lo));
-}
-
 /* ct state & mask != 0 */
 static void put_ct_state(Builder *b, struct nftnl_rule *r, uint32_t states) {
         struct nftnl_expr *e = nftnl_expr_alloc("ct");
@@ -646,20 +636,12 @@ static void put_fib_daddr_type(Builder *b, struct nftnl_rule *r, bool iif) {
         put_expr(b, r, e);
 }
 
-static void rule_loopback(Builder *b, Direction d) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
-
-        put_iface_is_lo(b, r, d, NFT_CMP_EQ);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
 /* Replies to what containers and VMs behind us sent into a tunnel arrive from the tunnel and
  * are forwarded out of their (non-tunnel) veth or bridge: accept those, and only replies.
- * In output the input interface is unknown and this never matches; in postrouting it is the
- * forwarded packet's, so locally sent packets re-routed after our output chain never do. */
-static void rule_tunnel_replies(Builder *b) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(EGRESS));
+ * Only in forward and postrouting: there the input interface is the forwarded packet's, and a
+ * locally sent packet (re-routed after our output chain or not) has none. */
+static void rule_tunnel_replies(Builder *b, const char *chain) {
+        struct nftnl_rule *r = rule_new(b, chain);
 
         put_iface(b, r, INGRESS);
         put_lookup(b, r, reg32(0), SET_TUNNELS);
@@ -668,8 +650,10 @@ static void rule_tunnel_replies(Builder *b) {
         rule_emit(b, r);
 }
 
-static void rule_tunnels(Builder *b, Direction d) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+/* The common packet (into or out of a tunnel, or on loopback) is decided here, in the base
+ * chain, by one lookup. */
+static void rule_tunnels(Builder *b, const char *chain, Direction d) {
+        struct nftnl_rule *r = rule_new(b, chain);
 
         put_iface(b, r, d);
         put_lookup(b, r, reg32(0), SET_TUNNELS);
@@ -689,33 +673,47 @@ static void put_endpoint_match(Builder *b, struct nftnl_rule *r, Direction d, in
         put_lookup(b, r, reg32(0), family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6);
 }
 
-/* Going out: the VPN's own socket. Without EndpointAnyUser, a socket opened by another user
- * than root is refused first; "meta skuid" finds no owner for the kernel's own sockets (kernel
- * WireGuard) and for forwarded packets, so those go on to the accept. With EndpointMark, only
- * packets carrying it. Coming in: only replies to flows this machine started (conntrack has
+/* Going out, a packet to an endpoint goes on to "endpoint_out", which decides whose it may be;
+ * one lookup either way. Coming in: only replies to flows this machine started (conntrack has
  * seen our packet first), so that nobody on the LAN can reach local sockets by claiming to be
  * the VPN server; the prerouting chain has already dropped what is not for the interface it
  * arrived on. */
 static void rules_endpoints(Builder *b, Direction d, int family) {
+        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+
+        put_endpoint_match(b, r, d, family);
+        if (d == INGRESS) {
+                put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
+                put_verdict(b, r, NF_ACCEPT, NULL);
+        } else
+                put_verdict(b, r, NFT_GOTO, "endpoint_out");
+        rule_emit(b, r);
+}
+
+/* The VPN's own socket. Without EndpointAnyUser, a socket opened by another user than root is
+ * refused; "meta skuid" finds no owner for the kernel's own sockets (kernel WireGuard) and for
+ * forwarded packets, so the rule does not match them and they go on. With EndpointMark, only
+ * packets carrying it. */
+static void chain_endpoint_out(Builder *b) {
         uint32_t mark = b->settings->endpoint_mark, root = 0;
         struct nftnl_rule *r;
 
-        if (d == EGRESS && !b->settings->endpoint_any_user) {
-                r = rule_new(b, allow_chain(d));
-                put_endpoint_match(b, r, d, family);
+        emit_chain(b, "endpoint_out", -1, 0, NF_DROP, NULL);
+        if (!b->settings->endpoint_any_user) {
+                r = rule_new(b, "endpoint_out");
                 put_meta(b, r, NFT_META_SKUID, reg32(0));
                 put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &root, sizeof(root));
                 put_counted_drop(b, r);
                 rule_emit(b, r);
         }
-        r = rule_new(b, allow_chain(d));
-        put_endpoint_match(b, r, d, family);
-        if (d == EGRESS && mark != 0) {
+        if (mark != 0) {
+                r = rule_new(b, "endpoint_out");
                 put_meta(b, r, NFT_META_MARK, reg32(0));
-                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &mark, sizeof(mark));
+                put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &mark, sizeof(mark));
+                put_counted_drop(b, r);
+                rule_emit(b, r);
         }
-        if (d == INGRESS)
-                put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
+        r = rule_new(b, "endpoint_out");
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
 }
@@ -794,12 +792,9 @@ static void rules_lan(Builder *b, Direction d, int family) {
         rule_emit(b, r);
 }
 
-/* The allow list for one direction, in a regular chain that returns when nothing matched. */
+/* The allow list for one direction outside the tunnels, in a regular chain that returns when
+ * nothing matched. */
 static void rules_allow(Builder *b, Direction d) {
-        rule_loopback(b, d);
-        rule_tunnels(b, d);
-        if (d == EGRESS)
-                rule_tunnel_replies(b);
         rules_endpoints(b, d, AF_INET);
         rules_endpoints(b, d, AF_INET6);
         if (b->settings->allow_dhcp)
@@ -810,11 +805,15 @@ static void rules_allow(Builder *b, Direction d) {
         }
 }
 
-/* A base chain: consult the allow list, else count and drop (policy drop backs it up). */
+/* A base chain: the tunnels (and for forwarded packets their replies), then the allow list,
+ * else count and drop (policy drop backs it up). */
 static void chain_base(Builder *b, const char *name, int hook, int priority, Direction d) {
         struct nftnl_rule *r;
 
         emit_chain(b, name, hook, priority, NF_DROP, NULL);
+        rule_tunnels(b, name, d);
+        if (hook == NF_INET_FORWARD || hook == NF_INET_POST_ROUTING)
+                rule_tunnel_replies(b, name);
         r = rule_new(b, name);
         put_verdict(b, r, NFT_JUMP, allow_chain(d));
         rule_emit(b, r);
@@ -832,14 +831,18 @@ static void chain_prerouting(Builder *b) {
         uint32_t local = RTN_LOCAL;
 
         emit_chain(b, "prerouting", NF_INET_PRE_ROUTING, PRIORITY_RAW, NF_ACCEPT, NULL);
+        rule_tunnels(b, "prerouting", INGRESS);
+        /* The common case first, one route lookup: for an address of this link. */
         r = rule_new(b, "prerouting");
-        put_iface_is_lo(b, r, INGRESS, NFT_CMP_NEQ);
-        put_iface(b, r, INGRESS);
-        put_lookup_flags(b, r, reg32(0), SET_TUNNELS, NFT_LOOKUP_F_INV);
+        put_fib_daddr_type(b, r, true);
+        put_cmp(b, r, reg32(0), NFT_CMP_EQ, &local, sizeof(local));
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+        /* Then for another link's address: dropped. Forwarded, broadcast and multicast packets
+         * are not local and pass on. */
+        r = rule_new(b, "prerouting");
         put_fib_daddr_type(b, r, false);
         put_cmp(b, r, reg32(0), NFT_CMP_EQ, &local, sizeof(local));
-        put_fib_daddr_type(b, r, true);
-        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &local, sizeof(local));
         put_counted_drop(b, r);
         rule_emit(b, r);
 }
@@ -1050,6 +1053,7 @@ static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
         emit_endpoint_elems(b);
         emit_network_elems(b, v);
 
+        chain_endpoint_out(b);
         emit_chain(b, allow_chain(EGRESS), -1, 0, NF_DROP, NULL);
         rules_allow(b, EGRESS);
         emit_chain(b, allow_chain(INGRESS), -1, 0, NF_DROP, NULL);

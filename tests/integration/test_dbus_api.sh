@@ -151,12 +151,16 @@ expect_ok "the table: endpoints4 has $KS_SRV_V4 . udp . $KS_WG_PORT" has_element
 expect_ok "the table: endpoints4 has 198.51.100.7 . tcp . 443" has_element endpoints4 "198.51.100.7 . tcp . 443"
 expect_ok "the table: endpoints6 has $KS_SRV_V6 . udp . $KS_WG_PORT" has_element endpoints6 "$KS_SRV_V6 . udp . $KS_WG_PORT"
 expect_ok "the table: tunnels has $tun" tunnels_set_has "$tun"
-expect_ok "the table: the endpoint rules match mark 4660" \
-    nft_lists "$KS_CLI" "chain inet killswitchd allow_egress" "meta mark 0x00001234"
+expect_ok "the table: packets to an endpoint must carry mark 4660" \
+    nft_lists "$KS_CLI" "chain inet killswitchd endpoint_out" "meta mark != 0x00001234"
 expect_state "Apply" Enabled=true Persistent=true AllowLan=true AllowDhcp=false EndpointMark=4660 \
     "Tunnel=$tun" "Tunnel=tun*" "Endpoint=$KS_SRV_V4 $KS_WG_PORT udp" "Endpoint=$KS_SRV_V6 $KS_WG_PORT udp" \
     "Endpoint=198.51.100.7 443 tcp"
-expect_ok "the tunnel flows under the kill switch" tunnel_flows
+# EndpointMark holds even though the endpoint lies in the LAN: WireGuard must mark its packets.
+expect_not "the tunnel is cut off without the mark (AllowLan does not reopen the endpoint)" \
+    tunnel_flows 2
+tunnel_set_fwmark 4660
+expect_ok "the tunnel flows under the kill switch with fwmark 4660" tunnel_flows
 
 ks_step "Apply with a subset of the keys"
 

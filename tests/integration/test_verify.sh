@@ -6,7 +6,7 @@
 # then the set-up is broken in each way the checks cover, and verify must
 # fail, name the failing check and, in its detail, the object or interface:
 #
-#   a rule deleted from allow_egress       -> table (names it), tunnel
+#   the tunnel's element deleted           -> table (names the set), tunnel
 #   the output chain's policy set to accept -> policies, table (name output)
 #   an endpoint element deleted             -> table (names the set)
 #   the prerouting chain deleted            -> table, unsolicited
@@ -76,18 +76,16 @@ expect_detail "correct set-up" outside "on 1 interface(s)"
 expect_nothing_left "correct set-up"
 
 # --------------------------------------------------------------------------
-ks_step "a rule deleted from allow_egress (oifname @tunnels accept)"
+ks_step "the tunnel's element deleted from the tunnels set"
 
-h=$(rule_handle "$KS_CLI" allow_egress 'oifname @tunnels accept')
-[[ -n $h ]] || ks_die "no 'oifname @tunnels accept' rule in allow_egress"
-expect_ok "nft delete rule inet killswitchd allow_egress handle $h" \
-    nft_other "$KS_CLI" delete rule inet killswitchd allow_egress handle "$h"
-expect_eq "the rule stays deleted (--tamper=report): rules 'oifname @tunnels accept' left" \
-    "$(in_ns "$KS_CLI" nft list chain inet killswitchd allow_egress | grep -c 'oifname @tunnels accept' || true)" 0
+expect_ok "nft delete element inet killswitchd tunnels { \"$KS_WG_CLI\" }" \
+    nft_other "$KS_CLI" delete element inet killswitchd tunnels "{ \"$KS_WG_CLI\" }"
+expect_eq "the element stays deleted (--tamper=report)" \
+    "$(in_ns "$KS_CLI" nft list set inet killswitchd tunnels | grep -c "\"$KS_WG_CLI\"" || true)" 0
 vf_verify
-expect_verify_fails "rule deleted" table tunnel
-expect_detail "rule deleted" table "missing [rule allow_egress" "extra []"
-expect_detail "rule deleted" tunnel "refused"
+expect_verify_fails "tunnel element deleted" table tunnel
+expect_detail "tunnel element deleted" table "missing [element tunnels" "extra []"
+expect_detail "tunnel element deleted" tunnel "refused"
 vf_restore
 expect_verify_passes "restored"
 
@@ -272,9 +270,9 @@ else
             ks_fail "owner: $desc: failed, but not with EPERM: $err"
         fi
     }
-    h=$(rule_handle "$KS_CLI" allow_egress 'oifname @tunnels accept')
-    refused "nft delete rule inet killswitchd allow_egress handle ${h:-?}" \
-        delete rule inet killswitchd allow_egress handle "${h:-0}"
+    h=$(rule_handle "$KS_CLI" output 'oifname @tunnels accept')
+    refused "nft delete rule inet killswitchd output handle ${h:-?}" \
+        delete rule inet killswitchd output handle "${h:-0}"
     refused "nft 'chain inet killswitchd output { policy accept; }'" \
         'chain inet killswitchd output { policy accept; }'
     refused "nft delete element inet killswitchd endpoints4 { $KS_SRV_V4 . udp . $KS_WG_PORT }" \

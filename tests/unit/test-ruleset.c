@@ -133,6 +133,7 @@ TEST(base_chains_drop) {
                 {"output", NF_INET_LOCAL_OUT, 0},
                 {"forward", NF_INET_FORWARD, 0},
                 {"postrouting", NF_INET_POST_ROUTING, 500},
+                {"prerouting", NF_INET_PRE_ROUTING, -300},
         };
         _cleanup_(settings_done) Settings s = example();
         _cleanup_(batch_done) Batch b;
@@ -149,7 +150,8 @@ TEST(base_chains_drop) {
                 ASSERT_EQ(nftnl_chain_nlmsg_parse(nlh, c), 0);
                 name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
                 if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
-                        ASSERT(strncmp(name, "allow_", 6) == 0);
+                        ASSERT(strncmp(name, "allow_", 6) == 0 ||
+                               strcmp(name, "endpoint_out") == 0);
                         regular++;
                 }
                 for (unsigned i = 0; i < ELEMENTSOF(want); i++) {
@@ -157,14 +159,16 @@ TEST(base_chains_drop) {
                                 continue;
                         ASSERT_EQ(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), want[i].hook);
                         ASSERT_EQ(nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), want[i].prio);
-                        ASSERT_EQ(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY), NF_DROP);
+                        /* prerouting only drops what it must: the input chain judges the rest. */
+                        ASSERT_EQ(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY),
+                                  want[i].hook == NF_INET_PRE_ROUTING ? NF_ACCEPT : NF_DROP);
                         ASSERT_STREQ(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), "filter");
                         found |= 1u << i;
                 }
                 nftnl_chain_free(c);
         }
-        ASSERT_EQ(found, 0xf);
-        ASSERT_EQ(regular, 2);
+        ASSERT_EQ(found, 0x1f);
+        ASSERT_EQ(regular, 3);
 }
 
 /* The rules of one chain, each rendered by libnftnl as "[ expr ] [ expr ] ...". */
@@ -202,14 +206,36 @@ TEST(base_chain_rules) {
         char rules[8][1024];
 
         build(&b, &s, &(RulesetParams){});
-        ASSERT_EQ(chain_rules(&b, "output", rules, 8), 2);
-        ASSERT(strstr(rules[0], "jump -> allow_egress"));
-        ASSERT(strstr(rules[1], "objref type 1 name blocked"));
-        ASSERT(strstr(rules[1], "drop"));
-        ASSERT_EQ(chain_rules(&b, "input", rules, 8), 2);
-        ASSERT(strstr(rules[0], "jump -> allow_ingress"));
-        ASSERT_EQ(chain_rules(&b, "postrouting", rules, 8), 2);
-        ASSERT(strstr(rules[0], "jump -> allow_egress"));
+        /* The common packet is decided by one lookup in the base chain: the tunnels set holds
+         * loopback too. */
+        ASSERT_EQ(chain_rules(&b, "output", rules, 8), 3);
+        ASSERT(strstr(rules[0], "meta load oifname => reg 1"));
+        ASSERT(strstr(rules[0], "lookup reg 1 set tunnels"));
+        ASSERT(strstr(rules[0], "accept"));
+        ASSERT(strstr(rules[1], "jump -> allow_egress"));
+        ASSERT(strstr(rules[2], "objref type 1 name blocked"));
+        ASSERT(strstr(rules[2], "drop"));
+        ASSERT_EQ(chain_rules(&b, "input", rules, 8), 3);
+        ASSERT(strstr(rules[0], "meta load iifname => reg 1"));
+        ASSERT(strstr(rules[1], "jump -> allow_ingress"));
+        /* Forwarded replies from a tunnel: ct state established,related, as nft(8) writes it;
+         * only where a packet has an input interface. */
+        ASSERT_EQ(chain_rules(&b, "forward", rules, 8), 4);
+        ASSERT_EQ(chain_rules(&b, "postrouting", rules, 8), 4);
+        ASSERT(strstr(rules[1], "meta load iifname => reg 1"));
+        ASSERT(strstr(rules[1], "lookup reg 1 set tunnels"));
+        ASSERT(strstr(rules[1], "ct load state => reg 1"));
+        ASSERT(strstr(rules[1], "bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000"));
+        ASSERT(strstr(rules[1], "cmp neq reg 1 0x00000000"));
+        ASSERT(strstr(rules[2], "jump -> allow_egress"));
+        /* prerouting: tunnels and loopback pass; for an address of the arrival link, one route
+         * lookup; for another link's address, dropped. */
+        ASSERT_EQ(chain_rules(&b, "prerouting", rules, 8), 3);
+        ASSERT(strstr(rules[1], "fib daddr . iif type => reg 1"));
+        ASSERT(strstr(rules[1], "cmp eq reg 1 0x00000002")); /* RTN_LOCAL */
+        ASSERT(strstr(rules[1], "accept"));
+        ASSERT(strstr(rules[2], "fib daddr type => reg 1"));
+        ASSERT(strstr(rules[2], "name blocked"));
 }
 
 TEST(allow_rules) {
@@ -220,63 +246,55 @@ TEST(allow_rules) {
 
         build(&b, &s, &(RulesetParams){});
         n = chain_rules(&b, "allow_egress", rules, 32);
-        /* lo, tunnels, replies from tunnels, endpoints v4+v6 (refuse non-root, accept), DHCPv4,
-         * DHCPv6, ICMPv6; no LAN */
-        ASSERT_EQ(n, 10);
-        ASSERT(strstr(rules[0], "meta load oifname"));
-        ASSERT(strstr(rules[0], "0x00006f6c 0x00000000 0x00000000 0x00000000")); /* "lo" */
-        ASSERT(strstr(rules[1], "lookup reg 1 set tunnels"));
-        /* Forwarded replies from a tunnel: ct state established,related, as nft(8) writes it. */
-        ASSERT(strstr(rules[2], "meta load iifname => reg 1"));
-        ASSERT(strstr(rules[2], "lookup reg 1 set tunnels"));
-        ASSERT(strstr(rules[2], "ct load state => reg 1"));
-        ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000"));
-        ASSERT(strstr(rules[2], "cmp neq reg 1 0x00000000"));
-        /* ip daddr (offset 16) . l4proto . dport (offset 2) in consecutive 32-bit registers;
-         * first a socket of another user than root is refused, then the rest accepted. */
-        ASSERT(strstr(rules[3], "payload load 4b @ network header + 16 => reg 1"));
-        ASSERT(strstr(rules[3], "meta load l4proto => reg 9"));
-        ASSERT(strstr(rules[3], "payload load 2b @ transport header + 2 => reg 10"));
-        ASSERT(strstr(rules[3], "lookup reg 1 set endpoints4"));
-        ASSERT(strstr(rules[3], "meta load skuid => reg 1"));
-        ASSERT(strstr(rules[3], "cmp neq reg 1 0x00000000"));
-        ASSERT(strstr(rules[3], "name blocked"));
-        ASSERT(strstr(rules[4], "lookup reg 1 set endpoints4"));
-        ASSERT(!strstr(rules[4], "skuid"));
-        ASSERT(strstr(rules[4], "accept"));
-        ASSERT(strstr(rules[6], "payload load 16b @ network header + 24 => reg 1"));
-        ASSERT(strstr(rules[6], "meta load l4proto => reg 2"));
-        ASSERT(strstr(rules[6], "lookup reg 1 set endpoints6"));
-        ASSERT_EQ(count_matching(rules, n, "meta load mark"), 0);
+        /* endpoints v4+v6, DHCPv4, DHCPv6, ICMPv6; no LAN */
+        ASSERT_EQ(n, 5);
+        /* ip daddr (offset 16) . l4proto . dport (offset 2) in consecutive 32-bit registers,
+         * one lookup, then endpoint_out decides whose packet it may be. */
+        ASSERT(strstr(rules[0], "payload load 4b @ network header + 16 => reg 1"));
+        ASSERT(strstr(rules[0], "meta load l4proto => reg 9"));
+        ASSERT(strstr(rules[0], "payload load 2b @ transport header + 2 => reg 10"));
+        ASSERT(strstr(rules[0], "lookup reg 1 set endpoints4"));
+        ASSERT(strstr(rules[0], "goto -> endpoint_out"));
+        ASSERT(strstr(rules[1], "payload load 16b @ network header + 24 => reg 1"));
+        ASSERT(strstr(rules[1], "meta load l4proto => reg 2"));
+        ASSERT(strstr(rules[1], "lookup reg 1 set endpoints6"));
         /* DHCP only to on-link destinations, neighbour discovery only unrouted (hop limit 255)
          * and to on-link destinations. */
-        ASSERT(strstr(rules[7], "cmp eq reg 1 0x00004400")); /* sport 68 */
-        ASSERT(strstr(rules[7], "cmp eq reg 1 0x00004300")); /* dport 67 */
-        ASSERT(strstr(rules[7], "lookup reg 1 set onlink4"));
-        ASSERT(strstr(rules[8], "lookup reg 1 set onlink6"));
-        ASSERT(strstr(rules[9], "cmp gte reg 1 0x00000085")); /* 133 */
-        ASSERT(strstr(rules[9], "cmp lte reg 1 0x00000088")); /* 136 */
-        ASSERT(strstr(rules[9], "payload load 1b @ network header + 7 => reg 1"));
-        ASSERT(strstr(rules[9], "cmp eq reg 1 0x000000ff"));
-        ASSERT(strstr(rules[9], "lookup reg 1 set onlink6"));
+        ASSERT(strstr(rules[2], "cmp eq reg 1 0x00004400")); /* sport 68 */
+        ASSERT(strstr(rules[2], "cmp eq reg 1 0x00004300")); /* dport 67 */
+        ASSERT(strstr(rules[2], "lookup reg 1 set onlink4"));
+        ASSERT(strstr(rules[3], "lookup reg 1 set onlink6"));
+        ASSERT(strstr(rules[4], "cmp gte reg 1 0x00000085")); /* 133 */
+        ASSERT(strstr(rules[4], "cmp lte reg 1 0x00000088")); /* 136 */
+        ASSERT(strstr(rules[4], "payload load 1b @ network header + 7 => reg 1"));
+        ASSERT(strstr(rules[4], "cmp eq reg 1 0x000000ff"));
+        ASSERT(strstr(rules[4], "lookup reg 1 set onlink6"));
+
+        /* Only root's sockets (and the kernel's, which have no owner) reach an endpoint. */
+        n = chain_rules(&b, "endpoint_out", rules, 32);
+        ASSERT_EQ(n, 2);
+        ASSERT(strstr(rules[0], "meta load skuid => reg 1"));
+        ASSERT(strstr(rules[0], "cmp neq reg 1 0x00000000"));
+        ASSERT(strstr(rules[0], "name blocked"));
+        ASSERT(strstr(rules[1], "accept"));
 
         /* Ingress: endpoints only as replies (ct state established), DHCP, unrouted NDP. */
         n = chain_rules(&b, "allow_ingress", rules, 32);
-        ASSERT_EQ(n, 7);
-        ASSERT(strstr(rules[0], "meta load iifname"));
-        ASSERT(strstr(rules[2], "payload load 4b @ network header + 12 => reg 1"));
-        ASSERT(strstr(rules[2], "payload load 2b @ transport header + 0 => reg 10"));
-        ASSERT(strstr(rules[2], "ct load state => reg 1"));
-        ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000"));
-        ASSERT(strstr(rules[3], "ct load state => reg 1"));
-        ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
-        ASSERT(strstr(rules[6], "cmp eq reg 1 0x000000ff"));
+        ASSERT_EQ(n, 5);
+        ASSERT(strstr(rules[0], "payload load 4b @ network header + 12 => reg 1"));
+        ASSERT(strstr(rules[0], "payload load 2b @ transport header + 0 => reg 10"));
+        ASSERT(strstr(rules[0], "ct load state => reg 1"));
+        ASSERT(strstr(rules[0], "bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000"));
+        ASSERT(strstr(rules[0], "accept"));
+        ASSERT(strstr(rules[1], "ct load state => reg 1"));
+        ASSERT(strstr(rules[4], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
+        ASSERT(strstr(rules[4], "cmp eq reg 1 0x000000ff"));
 
         /* EndpointAnyUser: no owner check. */
         s.endpoint_any_user = true;
         build(&any, &s, &(RulesetParams){});
-        n = chain_rules(&any, "allow_egress", rules, 32);
-        ASSERT_EQ(n, 8);
+        n = chain_rules(&any, "endpoint_out", rules, 32);
+        ASSERT_EQ(n, 1);
         ASSERT_EQ(count_matching(rules, n, "skuid"), 0);
         s.endpoint_any_user = false;
 
@@ -285,21 +303,21 @@ TEST(allow_rules) {
         s.allow_lan = true;
         build(&off, &s, &(RulesetParams){});
         n = chain_rules(&off, "allow_egress", rules, 32);
-        ASSERT_EQ(n, 7 + 6);
+        ASSERT_EQ(n, 2 + 6);
         ASSERT_EQ(count_matching(rules, n, "0x00004300"), 0);
         ASSERT_EQ(count_matching(rules, n, "set lan4"), 3);
         ASSERT_EQ(count_matching(rules, n, "set lan6"), 3);
         ASSERT_EQ(count_matching(rules, n, "cmp eq reg 1 0x00003500"), 4); /* port 53 */
-        /* DNS to the LAN, and the endpoints for sockets of other users than root. */
-        ASSERT_EQ(count_matching(rules, n, "name blocked"), 4 + 2);
+        ASSERT_EQ(count_matching(rules, n, "name blocked"), 4);
 
         /* EndpointMark: only marked packets reach the endpoints, going out. */
         s.endpoint_mark = 0x1234;
         build(&mark, &s, &(RulesetParams){});
-        n = chain_rules(&mark, "allow_egress", rules, 32);
-        ASSERT_EQ(
-                count_matching(rules, n, "meta load mark => reg 1 ]\n  [ cmp eq reg 1 0x00001234"),
-                2);
+        n = chain_rules(&mark, "endpoint_out", rules, 32);
+        ASSERT_EQ(n, 3);
+        ASSERT(strstr(rules[1], "meta load mark => reg 1"));
+        ASSERT(strstr(rules[1], "cmp neq reg 1 0x00001234"));
+        ASSERT(strstr(rules[1], "name blocked"));
         n = chain_rules(&mark, "allow_ingress", rules, 32);
         ASSERT_EQ(count_matching(rules, n, "meta load mark"), 0);
 }
@@ -383,19 +401,24 @@ TEST(tunnel_intervals) {
         _cleanup_(settings_done) Settings s = example();
         _cleanup_(batch_done) Batch b;
         uint8_t zero[IFNAMSIZ] = {}, tun[IFNAMSIZ] = "tun", tuo[IFNAMSIZ] = "tuo",
-                wg0[IFNAMSIZ] = "wg0", wg0_end[IFNAMSIZ] = "wg0";
+                wg0[IFNAMSIZ] = "wg0", wg0_end[IFNAMSIZ] = "wg0", lo[IFNAMSIZ] = "lo",
+                lo_end[IFNAMSIZ] = "lo";
         Elem e[8];
         size_t msgs;
 
         wg0_end[IFNAMSIZ - 1] = 1;
+        lo_end[IFNAMSIZ - 1] = 1;
         build(&b, &s, &(RulesetParams){});
-        /* tun0 lies inside tun*: merged. A leading end marker at zero, as nft(8) writes it. */
-        ASSERT_EQ(set_elems(&b, "tunnels", e, 8, &msgs), 5);
+        /* tun0 lies inside tun*: merged; loopback is inside too. A leading end marker at zero,
+         * as nft(8) writes it. */
+        ASSERT_EQ(set_elems(&b, "tunnels", e, 8, &msgs), 7);
         assert_elem(&e[0], zero, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
-        assert_elem(&e[1], tun, IFNAMSIZ, 0);
-        assert_elem(&e[2], tuo, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
-        assert_elem(&e[3], wg0, IFNAMSIZ, 0);
-        assert_elem(&e[4], wg0_end, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
+        assert_elem(&e[1], lo, IFNAMSIZ, 0);
+        assert_elem(&e[2], lo_end, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
+        assert_elem(&e[3], tun, IFNAMSIZ, 0);
+        assert_elem(&e[4], tuo, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
+        assert_elem(&e[5], wg0, IFNAMSIZ, 0);
+        assert_elem(&e[6], wg0_end, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
 }
 
 TEST(lan_intervals) {
@@ -467,9 +490,11 @@ TEST(block_all) {
 
         settings_init_block_all(&s);
         build(&b, &s, &(RulesetParams){});
-        /* Only loopback gets out: the tunnel and endpoint sets are empty, no DHCP, no LAN. */
-        ASSERT_EQ(chain_rules(&b, "allow_egress", rules, 32), 7);
-        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 0);
+        /* Only loopback gets out: the tunnels set holds it alone, the endpoint sets are empty, no
+         * DHCP, no LAN. */
+        ASSERT_EQ(chain_rules(&b, "allow_egress", rules, 32), 2);
+        /* loopback alone: an end marker at zero, "lo", its end */
+        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 3);
         ASSERT_EQ(set_elems(&b, "endpoints4", NULL, 0, &msgs), 0);
         ASSERT_EQ(set_elems(&b, "endpoints6", NULL, 0, &msgs), 0);
 }
