@@ -374,7 +374,7 @@ persist_boot_restart_refused() {
         has persist life-boot-restart '^status=1$' &&
                 has persist life-boot-restart 'Operation not permitted' &&
                 has persist life-protection-after-boot-restart '^s "owner"$' &&
-                has persist life-table-final 'elements = { "wg0" }'
+                tunnels_are persist life-table-final '"lo","wg0"'
 }
 
 verdict_persist() {
@@ -397,7 +397,7 @@ verdict_persist() {
                         has $s prop-Protection '^s "monitor"$'
         fi
         expect "persist: the saved settings in force at the end (tunnel wg0)" \
-                has $s table-final 'elements = { "wg0" }'
+                tunnels_are $s table-final '"lo","wg0"'
         expect "persist: the system is running ($(record $s system-state))" \
                 has $s system-state '^running$'
 
@@ -435,15 +435,29 @@ corrupt_status_visible() {
         has corrupt killswitchd-boot.service.status 'Active: failed' &&
                 has corrupt killswitchd-boot.service.status 'Saved settings unusable'
 }
+set_elements_in() {  # SCENARIO FILE SET: the "elements = { ... }" of one set in a listing
+        awk -v s="set $3 {" 'index($0, s) { on = 1 } on && /elements =/ { e = 1 }
+                e { print; if (/}/) exit } on && !e && /^\t}/ { exit }' "$LOGS/$1/$2" 2>/dev/null |
+                tr -d '\n\t '
+}
+tunnels_are() {  # SCENARIO FILE ELEMENTS: the tunnels set holds exactly these ("lo" is always in)
+        [[ $(set_elements_in "$1" "$2" tunnels) == "elements={$3}" ]]
+}
+blocks_everything() {  # SCENARIO FILE: nothing allowed but loopback (the tunnels set holds
+        # "lo" alone, the endpoint sets nothing; the fixed on-link destinations of DHCP and NDP
+        # do not matter with AllowDhcp off)
+        has "$1" "$2" '^table inet killswitchd' &&
+                tunnels_are "$1" "$2" '"lo"' &&
+                [[ -z $(set_elements_in "$1" "$2" endpoints4)$(set_elements_in "$1" "$2" endpoints6) ]] &&
+                ! has "$1" "$2" 'udp sport 68'
+}
 corrupt_blocked_at_networkd() {
-        # The table, with nothing allowed: no tunnel, no endpoint (no set has elements).
-        has corrupt networkd-pre '^table inet killswitchd' &&
-                has corrupt networkd-pre 'hook output priority filter; policy drop;' &&
-                ! has corrupt networkd-pre 'elements ='
+        blocks_everything corrupt networkd-pre &&
+                has corrupt networkd-pre 'hook output priority filter; policy drop;'
 }
 corrupt_service_blocks() {
         has corrupt prop-Enabled '^b true$' && has corrupt prop-Tunnels '^as 0$' &&
-                has corrupt table-final '^table inet killswitchd' && ! has corrupt table-final 'elements ='
+                blocks_everything corrupt table-final
 }
 
 verdict_corrupt() {
