@@ -794,9 +794,27 @@ static void rules_lan(Builder *b, Direction d, int family) {
 
 /* The allow list for one direction outside the tunnels, in a regular chain that returns when
  * nothing matched. */
+/* ICMP errors about a flow this machine may have (conntrack ties them to it: "related"):
+ * "packet too big" keeps path MTU discovery towards the VPN server working, "port unreachable"
+ * tells the VPN client at once. They reach no socket but the flow's. */
+static void rules_icmp_errors(Builder *b) {
+        static const uint8_t protocols[] = {IPPROTO_ICMP, IPPROTO_ICMPV6};
+
+        for (size_t i = 0; i < ELEMENTSOF(protocols); i++) {
+                struct nftnl_rule *r = rule_new(b, allow_chain(INGRESS));
+
+                put_l4proto(b, r, protocols[i]);
+                put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_RELATED));
+                put_verdict(b, r, NF_ACCEPT, NULL);
+                rule_emit(b, r);
+        }
+}
+
 static void rules_allow(Builder *b, Direction d) {
         rules_endpoints(b, d, AF_INET);
         rules_endpoints(b, d, AF_INET6);
+        if (d == INGRESS)
+                rules_icmp_errors(b);
         if (b->settings->allow_dhcp)
                 rules_dhcp(b, d);
         if (b->settings->allow_lan) {

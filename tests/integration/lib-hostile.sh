@@ -288,6 +288,24 @@ def cmd_echo(a):
                 print("reply failed: %s" % errno.errorcode.get(e.errno, e.errno), file=log)
 
 
+def cmd_refused(a):
+    """A connected UDP socket sends once and waits: "refused" when an ICMP port
+    unreachable came back (ECONNREFUSED), else "silent"."""
+    s = socket.socket(fam_of(a.dst), socket.SOCK_DGRAM)
+    s.settimeout(a.timeout)
+    try:
+        s.connect((a.dst, a.port))
+        s.send(b"killswitchd-hostile")
+        s.recv(64)
+        print("answered")
+    except ConnectionRefusedError:
+        print("refused")
+    except (socket.timeout, OSError):
+        print("silent")
+    finally:
+        s.close()
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -320,9 +338,14 @@ def main():
     e.add_argument("--port", type=int, required=True)
     e.add_argument("--log", required=True)
     e.add_argument("--ready", required=True)
+    r = sub.add_parser("refused")
+    r.add_argument("--dst", required=True)
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--timeout", type=float, default=1.0)
     a = p.parse_args()
     try:
-        {"frame": cmd_frame, "udp": cmd_udp, "ns": cmd_ns, "echo": cmd_echo}[a.cmd](a)
+        {"frame": cmd_frame, "udp": cmd_udp, "ns": cmd_ns, "echo": cmd_echo,
+         "refused": cmd_refused}[a.cmd](a)
     except OSError as ex:   # setup failures: reported, never a shell error
         print("error=%s" % errno.errorcode.get(ex.errno, str(ex)))
 

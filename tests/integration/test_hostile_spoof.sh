@@ -139,5 +139,22 @@ expect_ok "tunnel flows with EndpointAnyUser=true" tunnel_flows
 spoof_udp blocked "EndpointAnyUser=true" "$KS_CLI_V4"
 spoof_udp blocked "EndpointAnyUser=true" "$KS_TUN_CLI_V6"
 
+ks_step "ICMP from the endpoint: errors about our flows come in, nothing else"
+# Nothing listens on the server at 51822: it answers with a port unreachable,
+# which conntrack ties to the client's flow (related). An echo request from
+# the endpoint's address is no error about anything: dropped.
+expect_bus_ok "AddEndpoint $KS_SRV_V4 51822 udp" call AddEndpoint sqs "$KS_SRV_V4" 51822 udp
+expect_bus_ok "AddEndpoint $KS_SRV_V6 51822 udp" call AddEndpoint sqs "$KS_SRV_V6" 51822 udp
+for dst in "$KS_SRV_V4" "$KS_SRV_V6"; do
+    expect_eq "kill switch: port unreachable from $dst reaches the client's socket" \
+        "$(hx_py "$KS_CLI" refused --dst "$dst" --port 51822)" refused
+done
+echo_from_endpoint() { probe "$KS_SRV" icmp "$KS_CLI_V4" 0 --count 3 --timeout 0.5; echo "$PROBE_REPLIED"; }
+expect_eq "kill switch: echo requests from the endpoint to $KS_CLI_V4 answered" "$(echo_from_endpoint)" 0
+expect_bus_ok "Disable (control)" call Disable
+expect_eq "control: port unreachable from $KS_SRV_V4 reaches the client's socket" \
+    "$(hx_py "$KS_CLI" refused --dst "$KS_SRV_V4" --port 51822)" refused
+expect_ge "control: echo requests from the endpoint to $KS_CLI_V4 answered" "$(echo_from_endpoint)" 1
+
 ((KS_FAILURES == 0)) || hx_dump_ruleset "$KS_CLI"
 ks_finish

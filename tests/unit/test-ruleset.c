@@ -278,17 +278,21 @@ TEST(allow_rules) {
         ASSERT(strstr(rules[0], "name blocked"));
         ASSERT(strstr(rules[1], "accept"));
 
-        /* Ingress: endpoints only as replies (ct state established), DHCP, unrouted NDP. */
+        /* Ingress: endpoints only as replies (ct state established), ICMP errors about our
+         * flows (related), DHCP, unrouted NDP. */
         n = chain_rules(&b, "allow_ingress", rules, 32);
-        ASSERT_EQ(n, 5);
+        ASSERT_EQ(n, 7);
         ASSERT(strstr(rules[0], "payload load 4b @ network header + 12 => reg 1"));
         ASSERT(strstr(rules[0], "payload load 2b @ transport header + 0 => reg 10"));
         ASSERT(strstr(rules[0], "ct load state => reg 1"));
         ASSERT(strstr(rules[0], "bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000"));
         ASSERT(strstr(rules[0], "accept"));
         ASSERT(strstr(rules[1], "ct load state => reg 1"));
-        ASSERT(strstr(rules[4], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
-        ASSERT(strstr(rules[4], "cmp eq reg 1 0x000000ff"));
+        ASSERT(strstr(rules[2], "cmp eq reg 1 0x00000001")); /* ICMP */
+        ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000"));
+        ASSERT(strstr(rules[3], "cmp eq reg 1 0x0000003a")); /* ICMPv6 */
+        ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
+        ASSERT(strstr(rules[6], "cmp eq reg 1 0x000000ff"));
 
         /* EndpointAnyUser: no owner check. */
         s.endpoint_any_user = true;
