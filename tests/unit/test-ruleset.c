@@ -290,7 +290,7 @@ TEST(allow_rules) {
         ASSERT(strstr(rules[1], "ct load state => reg 1"));
         ASSERT(strstr(rules[2], "cmp eq reg 1 0x00000001")); /* ICMP */
         ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000"));
-        ASSERT(strstr(rules[3], "cmp eq reg 1 0x0000003a")); /* ICMPv6 */
+        ASSERT(strstr(rules[3], "cmp eq reg 1 0x0000003a"));  /* ICMPv6 */
         ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
         ASSERT(strstr(rules[6], "cmp eq reg 1 0x000000ff"));
 
