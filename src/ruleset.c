@@ -1185,6 +1185,21 @@ static bool link_listed(const NetView *v, const GuardedLink *l) {
         return false;
 }
 
+int ruleset_build_tunnels_update(Batch *batch, const Settings *s) {
+        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
+        int r;
+
+        r = batch_begin(batch);
+        if (r < 0)
+                return r;
+        /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than patch. */
+        flush_set(&b, SET_TUNNELS);
+        emit_tunnel_elems(&b);
+        if (b.r < 0)
+                return b.r;
+        return batch_end(batch);
+}
+
 int ruleset_build_network_update(Batch *batch, const Settings *s, const NetView *old,
                                  const NetView *now, bool frames) {
         Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};

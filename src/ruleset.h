@@ -69,6 +69,10 @@ int ruleset_build(Batch *b, const Settings *s, const NetView *v, const RulesetPa
 /* BEGIN, add or delete one endpoint element, END: cost independent of the set's size. */
 int ruleset_build_endpoint_change(Batch *b, const Endpoint *e, bool add);
 
+/* BEGIN, the tunnels set refilled from the settings, END: AddTunnel and RemoveTunnel cost what
+ * the tunnels do, whatever the number of endpoints. */
+int ruleset_build_tunnels_update(Batch *b, const Settings *s);
+
 /* BEGIN, the network's part of the tables brought from 'old' to 'now', END: the LAN and
  * on-link sets refilled, egress chains for links that came, none for links that went. */
 int ruleset_build_network_update(Batch *b, const Settings *s, const NetView *old,

@@ -126,6 +126,17 @@ int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[stat
         return nft_commit(nft, &b, error);
 }
 
+int table_update_tunnels(Nft *nft, const Settings *s, char error[static ERROR_MAX]) {
+        _cleanup_(batch_done) Batch b = {};
+        int r;
+
+        batch_init(&b, nft_next_seq(nft));
+        r = ruleset_build_tunnels_update(&b, s);
+        if (r < 0)
+                return r;
+        return nft_commit(nft, &b, error);
+}
+
 int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
                          bool frames, char error[static ERROR_MAX]) {
         _cleanup_(batch_done) Batch b = {};

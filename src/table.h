@@ -23,6 +23,9 @@ int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
 /* Adds or deletes one endpoint element in the table in force. */
 int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]);
 
+/* Refills the tunnels set of the table in force from the settings. */
+int table_update_tunnels(Nft *nft, const Settings *s, char error[static ERROR_MAX]);
+
 /* Brings the network's part of the tables in force from 'old' to 'now'. */
 int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
                          bool frames, char error[static ERROR_MAX]);

@@ -520,6 +520,26 @@ TEST(delete) {
         ASSERT_EQ(types[2], NFNL_MSG_BATCH_END);
 }
 
+/* AddTunnel and RemoveTunnel: the tunnels set flushed and refilled, nothing else. */
+TEST(tunnels_update) {
+        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(batch_done) Batch b;
+        uint8_t types[8];
+        size_t n = 0, msgs;
+
+        batch_init(&b, 9);
+        ASSERT_EQ(ruleset_build_tunnels_update(&b, &s), 0);
+        for_each_msg(nlh, &b) {
+                ASSERT(n < ELEMENTSOF(types));
+                types[n++] = is_nft(nlh) ? msg_type(nlh) : 0;
+        }
+        ASSERT_EQ(n, 4);
+        ASSERT_EQ(types[1], NFT_MSG_DELSETELEM);
+        ASSERT_EQ(types[2], NFT_MSG_NEWSETELEM);
+        /* lo, tun*, wg0: an end marker at zero, then three intervals */
+        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 7);
+}
+
 int main(void) {
         RUN(framing);
         RUN(table_messages);
@@ -532,5 +552,6 @@ int main(void) {
         RUN(many_endpoints);
         RUN(block_all);
         RUN(delete);
+        RUN(tunnels_update);
         return 0;
 }
