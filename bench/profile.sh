@@ -111,3 +111,95 @@ phase_profile() {
     } >>"$md"
     res profile.report "$md"
 }
+
+# --------------------------------------------------------------------------
+# phase_packetprofile: where the packet path's cycles go, with and without our table.
+#
+#   1. The path one packet takes through the tables: nftables tracing (`meta nftrace set 1`
+#      from a chain of a table of our own that runs before ours, `nft monitor trace`) of one
+#      64-byte datagram over veth and one into the tunnel (and the tunnel's own datagram to
+#      the endpoint): every chain it enters and every verdict, in order.
+#   2. System-wide `perf record -a -g -e cpu-clock` while `ks-bench blast` sends 64-byte UDP
+#      over veth and through WireGuard, once per variant: no table; the bare hooks (base
+#      chains with no rule at the hooks ours uses, policy accept); the same with conntrack on
+#      (what any "replies only" rule costs); ours at BIG endpoints. packetprofile.py keeps the
+#      samples of the processes that carry the packets and sums them by hook, by what ran in
+#      the hook (nftables, conntrack) and by function; the set backends' lookup functions show
+#      which backend the kernel chose for each set.
+
+PP_VARIANTS=(none floor floor_ct ours_big)
+
+pp_trace() {
+    local log=$KS_TMP/pp-trace.log mon_pid
+    in_ns "$B_CLI" nft -f - <<NFT
+table inet killswitchd_trace {
+    chain output {
+        type filter hook output priority -400; policy accept;
+        udp dport { 9, $WG_PORT } meta nftrace set 1
+    }
+}
+NFT
+    ks_spawn mon_pid "$log" ip netns exec "$B_CLI" nft monitor trace
+    sleep 0.5
+    "$KS_BENCH" blast --netns "$B_CLI" --label trace --dst "$SRV_V4" --port 9 --rate 10 --count 1 >/dev/null
+    sleep 0.2
+    "$KS_BENCH" blast --netns "$B_CLI" --label trace --dst "$TUN_SRV_V4" --port 9 --rate 10 --count 1 >/dev/null
+    sleep 0.5
+    ks_stop_pid "$mon_pid"
+    in_ns "$B_CLI" nft delete table inet killswitchd_trace
+    # One line per chain entered or verdict, packets told apart by their trace id.
+    awk '$1 == "trace" && $4 != "killswitchd_trace" && $5 != "killswitchd_trace" {
+            id = $3
+            if (!(id in num)) num[id] = ++n
+            $1 = ""; $2 = ""; $3 = ""
+            sub(/^ +/, "")
+            printf "%d %s\n", num[id], $0
+        }' "$log" >"$KS_TMP/pp-trace.txt"
+    res pp.trace "$KS_TMP/pp-trace.txt"
+}
+
+# pp_record PATH VARIANT: perf while blast sends over PATH (veth or wg).
+pp_record() {
+    local path=$1 v=$2 dst=$SRV_V4 rate=$BLAST_RATE_VETH also=() data=$KS_TMP/pp-$1-$2.data
+    local perf_pid blast_pid others=()
+    if [[ $path == wg ]]; then
+        dst=$TUN_SRV_V4 rate=$BLAST_RATE_WG also=(--also-pid "$B_WGC_PID") others=("$B_WGC_PID")
+    fi
+    perf_start perf_pid "$data" record -a -g -e cpu-clock -F "$PP_FREQ" -o "$data"
+    "$KS_BENCH" blast --netns "$B_CLI" --label "pp_$path.$v" --dst "$dst" --port 9 --rate "$rate" \
+        --count "$((rate * PP_SECONDS))" --max-seconds "$PP_SECONDS" "${also[@]}" \
+        >"$KS_TMP/pp-$path-$v.out" &
+    blast_pid=$!
+    wait "$blast_pid"
+    perf_stop "$perf_pid"
+    cat "$KS_TMP/pp-$path-$v.out" >>"$RESULTS"
+    perf script -i "$data" -F comm,pid,tid,period,ip,sym 2>/dev/null |
+        "$KS_PY" "$BENCH_DIR/packetprofile.py" "pp|$path|$v" "$blast_pid" "${others[@]}" >>"$RESULTS"
+    rm -f "$data" "$data.old"
+}
+
+phase_packetprofile() {
+    local v path
+    if ! ((HAVE_PERF)); then
+        echo "   (perf is missing: no packet-path profile)"
+        return 0
+    fi
+    ensure_cli_daemon
+    step "Packet path: one datagram traced through the tables (nft monitor trace), ours at $BIG endpoints"
+    set_variant ours_big
+    pp_trace
+    sed 's/^/   /' "$KS_TMP/pp-trace.txt" | cut -c1-150 | head -n 40
+    res packet.big "$BIG"
+    res pp.seconds "$PP_SECONDS"
+    res pp.freq "$PP_FREQ"
+    for v in "${PP_VARIANTS[@]}"; do
+        step "Packet path profile: $v, 64-byte UDP over veth and through WireGuard, ${PP_SECONDS}s each (perf record -a -g)"
+        set_variant "$v"
+        for path in veth wg; do
+            pp_record "$path" "$v"
+            printf '   %-4s %-9s %s packets, %s ns CPU a packet (sender + wireguard-go, blast)\n' "$path" "$v" \
+                "$(get "pp_$path.$v.packets")" "$(get "pp_$path.$v.cpu_ns")"
+        done
+    done
+    set_variant none
+}
