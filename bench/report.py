@@ -600,9 +600,8 @@ if trace and os.path.exists(trace):
     w("The path of one 64-byte datagram to an endpoint over veth (packet 1), of one into the tunnel")
     w("(2) and of the tunnel's own encrypted datagram to the endpoint (3), ours at %s endpoints:" % fmt_int(big))
     w("`nft monitor trace` of packets marked with `meta nftrace set 1` by a chain that runs before")
-    w("ours. It lists each chain the packet enters and each rule that gave a verdict, in order (rules")
-    w("that did not match are not listed: in `output` and `postrouting` the first rule, `oifname")
-    w("@tunnels accept`, is tried by every packet):")
+    w("ours. It lists each chain the packet enters and each rule that gave a verdict, in order; rules")
+    w("tried that did not match are not listed:")
     w("")
     w("```")
     with open(trace) as f:
