@@ -12,7 +12,9 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 # bus, python3/socat used by the tests to make and count packets, and debootstrap/nspawn for
 # the boot test in a real systemd, man-db to check the man pages, openvpn/openssl for the
 # OpenVPN hook's test, python3-gi for the polkit stand-in the access test runs, iperf3 and
-# perf for the benchmark, iptables and valgrind for the fault and coexistence tests.
+# perf for the benchmark, iptables and valgrind for the fault and coexistence tests, debhelper
+# and lintian to build and check the Debian package (scripts/package; dpkg-dev comes with
+# build-essential; systemd has the pkg-config file that says where units go).
 KS_PACKAGES=(
   build-essential cmake pkg-config clang-format
   libnftnl-dev libmnl-dev libsystemd-dev libnl-3-dev libnl-route-3-dev libjson-c-dev
@@ -22,6 +24,7 @@ KS_PACKAGES=(
   openvpn openssl python3-gi
   iperf3 linux-perf
   iptables valgrind
+  debhelper lintian systemd
 )
 
 ks_require_root() {
