@@ -19,6 +19,13 @@
 #   nopersist  Enabled but not Persistent: nothing is installed at boot.
 #   control    killswitchd-boot.service ordered After=systemd-networkd.service instead: the
 #              ordering checks of "persist" must fail, or they prove nothing.
+#   package    the Debian package (scripts/package) instead of cmake --install: installed with
+#              apt-get in the booted container, configured with the README's "Using it"
+#              commands word for word, rebooted (the table in force before networking, then
+#              killswitchctl verify), upgraded to a package of a higher version while datagrams
+#              flow (none leaks, none to the VPN server is lost, the new daemon re-takes the
+#              table), removed (the table stays, and the message says how to lift it), purged
+#              (the settings go).
 #
 # SAFETY: the machine's own network is never touched. Each container runs in a network
 # namespace created for it (`unshare --net`, so even the host end of its veth lives and dies
@@ -28,8 +35,8 @@
 # Environment: KS_SOURCE_DIR (the source tree), KS_BOOT_WORK_DIR (build tree and logs, default
 # $KS_SOURCE_DIR/build/tests/boot), KS_BOOT_CACHE (default /var/cache/killswitchd-test),
 # KS_BOOT_MIRROR (a Debian mirror for debootstrap; default: debootstrap's own),
-# KS_BOOT_SCENARIOS (default "persist corrupt nopersist control"). Needs root; without it the
-# test is skipped (77), except under CI where that is a failure.
+# KS_BOOT_SCENARIOS (default "persist corrupt nopersist control package"). Needs root; without
+# it the test is skipped (77), except under CI where that is a failure.
 
 set -euo pipefail
 
@@ -37,7 +44,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=${KS_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}
 WORK=${KS_BOOT_WORK_DIR:-$SRC/build/tests/boot}
 CACHE=${KS_BOOT_CACHE:-/var/cache/killswitchd-test}
-SCENARIOS=${KS_BOOT_SCENARIOS:-persist corrupt nopersist control}
+SCENARIOS=${KS_BOOT_SCENARIOS:-persist corrupt nopersist control package}
 
 SUITE=bookworm
 # What the container needs: systemd as init, the bus, nft and ip for the records, and the
@@ -46,6 +53,8 @@ PACKAGES=systemd,systemd-sysv,dbus,nftables,iproute2,libnftnl11,libmnl0,libnl-3-
 # Bump to rebuild every cached root file system.
 CACHE_FORMAT=1
 BOOT_TIMEOUT=${KS_BOOT_TIMEOUT:-90}
+# Two boots, the second with the verification, an upgrade, a removal and a purge.
+PACKAGE_BOOT_TIMEOUT=${KS_BOOT_PACKAGE_TIMEOUT:-180}
 MAX_EXPOSURE=2.0
 
 PASSED=0
@@ -134,17 +143,86 @@ flock -u 9
 
 # ---- The project, built for prefix /usr -----------------------------------------------------
 
-step "Building the project with prefix /usr in $WORK/prefix-usr"
 mkdir -p "$WORK"
-if ! { cmake -S "$SRC" -B "$WORK/prefix-usr" -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build "$WORK/prefix-usr" -j"$(nproc)"; } \
-        >"$WORK/prefix-usr.log" 2>&1; then
-        tail -n 40 "$WORK/prefix-usr.log"
-        die "building with prefix /usr failed (log above)"
+if [[ " $SCENARIOS " =~ \ (persist|corrupt|nopersist|control)\  ]]; then
+        step "Building the project with prefix /usr in $WORK/prefix-usr"
+        if ! { cmake -S "$SRC" -B "$WORK/prefix-usr" -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF \
+                -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build "$WORK/prefix-usr" -j"$(nproc)"; } \
+                >"$WORK/prefix-usr.log" 2>&1; then
+                tail -n 40 "$WORK/prefix-usr.log"
+                die "building with prefix /usr failed (log above)"
+        fi
+fi
+
+# ---- The Debian packages --------------------------------------------------------------------
+
+PKG=$WORK/package
+# The version the tree says (its one place), and the upgrade's: one more in the last place.
+VERSION=$(sed -n 's/^project(killswitchd VERSION \([^ )]*\).*/\1/p' "$SRC/CMakeLists.txt")
+case $VERSION in
+*.*.*.*) UPGRADE_VERSION=${VERSION%.*}.$((${VERSION##*.} + 1)) ;;
+*) UPGRADE_VERSION=$VERSION.1 ;;
+esac
+
+# The tree as scripts/package copies it: tracked and new files, not ignored ones.
+copy_tree() {  # DEST
+        mkdir -p "$1"
+        if [[ $(git -C "$SRC" rev-parse --show-toplevel 2>/dev/null) == "$(cd "$SRC" && pwd -P)" ]]; then
+                # shellcheck disable=SC2016 # expanded by sh, for each file
+                (cd "$SRC" && git ls-files -z --cached --others --exclude-standard |
+                        xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+                        tar --null -T - -cf -) | tar -xf - -C "$1"
+        else
+                tar -C "$SRC" --exclude='./build*' --exclude=./.git -cf - . | tar -xf - -C "$1"
+        fi
+}
+
+build_packages() {
+        local t up=$PKG/upgrade-src maintainer
+        rm -rf "$PKG"
+        mkdir -p "$PKG"
+        t=$(now)
+        # The documented command, lintian included: any error or warning not overridden fails.
+        if "$SRC/scripts/package" "$PKG/first" >"$PKG/first.log" 2>&1; then
+                pass "package: scripts/package built $(cd "$PKG/first" && echo killswitchd_*.deb) in $(since "$t"); lintian: $(grep -c '^O: ' "$PKG/first/lintian.log") overridden, no error or warning"
+        else
+                tail -n 40 "$PKG/first.log"
+                fail "package: scripts/package failed (above)"
+                return 1
+        fi
+        # The upgrade: the same tree with a higher version, set where the version lives
+        # (CMakeLists.txt) and in a changelog entry of its own. Tests and lintian ran above.
+        t=$(now)
+        copy_tree "$up"
+        sed -i "s/^project(killswitchd VERSION $VERSION /project(killswitchd VERSION $UPGRADE_VERSION /" \
+                "$up/CMakeLists.txt"
+        maintainer=$(cd "$SRC" && dpkg-parsechangelog -SMaintainer)
+        {
+                printf 'killswitchd (%s-1) unstable; urgency=medium\n\n' "$UPGRADE_VERSION"
+                printf '  * A higher version, built by the boot test to test the upgrade.\n\n'
+                printf ' -- %s  %s\n\n' "$maintainer" "$(date -R)"
+                cat "$SRC/debian/changelog"
+        } >"$up/debian/changelog"
+        if DEB_BUILD_OPTIONS=nocheck KS_PACKAGE_LINTIAN=no "$up/scripts/package" "$PKG/upgrade" \
+                >"$PKG/upgrade.log" 2>&1; then
+                echo "package: the upgrade, $(cd "$PKG/upgrade" && echo killswitchd_*.deb), built in $(since "$t")"
+        else
+                tail -n 40 "$PKG/upgrade.log"
+                fail "package: building the upgrade failed (above)"
+                return 1
+        fi
+}
+
+PACKAGES_BUILT=
+if [[ " $SCENARIOS " == *" package "* ]]; then
+        step "Building the Debian packages in $PKG"
+        build_packages && PACKAGES_BUILT=1
 fi
 
 LOGS=$WORK/logs
-rm -rf "$LOGS"
+for s in $SCENARIOS; do
+        rm -rf "${LOGS:?}/$s"
+done
 mkdir -p "$LOGS"
 
 # ---- The boots' surroundings ----------------------------------------------------------------
@@ -264,14 +342,50 @@ install_project() {  # ROOT
                 die "systemctl --root enable failed"
 }
 
-# boot NAME: a fresh overlay, the project, the scenario's set-up, one boot.
+# The README's "Using it" commands, every line of its sh blocks, as the package test runs them.
+readme_using_it() {
+        awk '/^## / { in_section = ($0 == "## Using it"); next }
+                !in_section { next }
+                /^```/ { block = block ? 0 : ($0 == "```sh" ? 1 : 2); next }
+                block == 1' "$SRC/README.md"
+}
+
+# The package scenario: no cmake --install; the packages, the README's commands and the
+# checker go in, and the container installs the package itself.
+prepare_package() {  # ROOT
+        local root=$1
+        install -d "$root/srv/ks-packages/first" "$root/srv/ks-packages/upgrade"
+        cp "$PKG"/first/killswitchd_*.deb "$root/srv/ks-packages/first/"
+        cp "$PKG"/upgrade/killswitchd_*.deb "$root/srv/ks-packages/upgrade/"
+        readme_using_it >"$LOGS/package/readme-using-it"
+        install -D -m 0644 "$LOGS/package/readme-using-it" "$root/usr/local/libexec/ks-readme-using-it"
+        install -D -m 0755 "$HERE/container/ks-package-check" "$root/usr/local/libexec/ks-package-check"
+        install -D -m 0644 "$HERE/container/ks-package-check.service" \
+                "$root/etc/systemd/system/ks-package-check.service"
+        install -D -m 0644 "$HERE/container/networkd-pre.conf" \
+                "$root/etc/systemd/system/systemd-networkd.service.d/ks-boot-test.conf"
+        install -D -m 0644 "$HERE/container/host0.network" \
+                "$root/etc/systemd/network/80-container-host0.network"
+        install -D -m 0644 "$HERE/container/host0-gateway.conf" \
+                "$root/etc/systemd/network/80-container-host0.network.d/ks-gateway.conf"
+        systemctl --root="$root" --quiet enable systemd-networkd.service ks-package-check.service \
+                2>/dev/null || die "systemctl --root enable failed"
+}
+
+# boot NAME: a fresh overlay, the project, the scenario's set-up, one boot (the package
+# scenario: two, the container reboots itself once).
 boot() {
-        local name=$1 dir=$RUN/$1 out=$LOGS/$1 rc=0 t
+        local name=$1 dir=$RUN/$1 out=$LOGS/$1 rc=0 t timeout=$BOOT_TIMEOUT boots=1 wire=
         mkdir -p "$dir/upper" "$dir/work" "$dir/root" "$out"
         mount -t overlay overlay \
                 -o "lowerdir=$ROOTFS,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
-        install_project "$dir/root"
-        "setup_$name" "$dir/root"
+        if [[ $name == package ]]; then
+                prepare_package "$dir/root"
+                timeout=$PACKAGE_BOOT_TIMEOUT boots=2 wire=--wire
+        else
+                install_project "$dir/root"
+                "setup_$name" "$dir/root"
+        fi
         echo "$name" >"$dir/root/etc/ks-boot-test-scenario"
         if [[ $name == persist ]]; then
                 verify_units "$dir/root"
@@ -279,9 +393,8 @@ boot() {
         t=$(now)
         # A network namespace of its own: --network-veth puts the host end of the veth in it.
         (cd / && SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 unshare --net -- \
-                timeout -k 10 "$BOOT_TIMEOUT" systemd-nspawn --quiet --register=no --keep-unit \
-                --machine="ks-$name" --network-veth --bind="$out:/ks-out" \
-                --directory="$dir/root" --boot) >"$out/console" 2>&1 </dev/null || rc=$?
+                bash "$HERE/run-container" "ks-$name" "$dir/root" "$out" "$timeout" "$boots" $wire) \
+                </dev/null || rc=$?
         echo "boot $name: $(since "$t"), exit status $rc, console in $out/console"
         umount "$dir/root"
         rm -rf --one-file-system "$dir"
@@ -500,8 +613,178 @@ verdict_control() {
         fi
 }
 
+# ---- The package scenario's verdicts --------------------------------------------------------
+
+sent() {  # SENDER FIELD: sent, ok or refused, as the container's sender counted them
+        sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$LOGS/package/send-$1" 2>/dev/null
+}
+wire() {  # ADDRESS:PORT: the datagrams that arrived at the host end of the veth
+        awk -v k="$1" '$1 == k { print $2 }' "$LOGS/package/wire" 2>/dev/null
+}
+# Every datagram of SENDER went out, and arrived.
+all_arrived() {  # SENDER ADDRESS:PORT
+        local n
+        n=$(sent "$1" sent)
+        [[ ${n:-0} -gt 0 && $(sent "$1" ok) == "$n" && $(wire "$2") == "$n" ]]
+}
+# Every datagram of SENDER was refused by the kernel (EPERM), and none arrived.
+none_left() {  # SENDER ADDRESS:PORT
+        local n
+        n=$(sent "$1" sent)
+        [[ ${n:-0} -gt 0 && $(sent "$1" refused) == "$n" && $(sent "$1" ok) == 0 && $(wire "$2") == 0 ]]
+}
+counts() {  # SENDER ADDRESS:PORT: for messages
+        echo "sent $(sent "$1" sent), refused $(sent "$1" refused), arrived $(wire "$2")"
+}
+
+# The package, the daemon, the client, the D-Bus property and the man page say one version.
+versions_are() {  # MOMENT VERSION
+        local f=$LOGS/package/versions-$1
+        [[ $(sed -n 's/^package //p' "$f") == "$2-1" && $(sed -n 's/^daemon //p' "$f") == "$2" &&
+                $(sed -n 's/^ctl //p' "$f") == "killswitchctl $2" &&
+                $(sed -n 's/^property //p' "$f") == "s \"$2\"" && $(sed -n 's/^man //p' "$f") == "$2" ]]
+}
+# And so do the changelog and the docs (the versions they quote).
+docs_agree() {
+        local v bad=0
+        [[ $(cd "$SRC" && dpkg-parsechangelog -SVersion) == "$VERSION"-* ]] || bad=1
+        while read -r v; do
+                [[ $v == "$VERSION" ]] || { echo "  a doc quotes version $v"; bad=1; }
+        done < <(grep -oh '"Version":"[^"]*"' "$SRC/README.md" "$SRC"/docs/*.md | cut -d'"' -f4)
+        return $bad
+}
+
+removal_says_so() {
+        has package remove.log 'the kill switch is enabled and persistent, and removing the package does not lift it' &&
+                has package remove.log 'stay in force in the kernel' &&
+                has package remove.log 'killswitchctl disable' &&
+                has package remove.log '^Once the package is removed: nft delete table inet killswitchd'
+}
+table_stays() {  # FILE
+        has package "$1" '^table inet killswitchd' && has package "$1" 'hook output priority filter; policy drop;'
+}
+installed_blocks_nothing() {
+        has package b1-table-installed '^nft-status=1$' && all_arrived installed 203.0.113.9:9001
+}
+upgrade_retook() {  # PROTECTION
+        local before after
+        before=$(record package pid-before-upgrade) after=$(record package pid-after-upgrade)
+        [[ $after =~ ^[1-9][0-9]*$ && $after != "$before" ]] &&
+                has package active-after-upgrade '^active$' &&
+                has package prop-Protection-after-upgrade "^s \"$1\"$" &&
+                [[ $(set_elements_in package table-after-upgrade tunnels) == *'"wg0"'* ]]
+}
+removal_keeps() {
+        table_stays table-after-remove && has package state-after-remove '^settings.conf$'
+}
+purged() {
+        has package purge.status '^0$' && ! has package state-after-purge '^ls-status=0$' &&
+                ! has package dpkg-after-purge 'install ok'
+}
+lifted() {
+        has package lift.status '^0$' && [[ -s $LOGS/package/lift-commands ]] &&
+                ! has package tables-after-lift killswitchd
+}
+
+verdict_package() {
+        local s=package why kver protection score unit mode up_pid
+
+        expect "package: the changelog and the docs agree with CMakeLists.txt's version $VERSION" docs_agree
+        expect "package: installed with apt-get install ./killswitchd_*.deb (exit status $(record $s install.status))" \
+                test "$(record $s install.status)" = 0
+        expect "package: one version everywhere: $(tr '\n' ';' <"$LOGS/$s/versions-first")" \
+                versions_are first "$VERSION"
+        expect "package: both units enabled by the package ($(tr '\n' ' ' <"$LOGS/$s/b1-enabled"))" \
+                test "$(tr '\n' ' ' <"$LOGS/$s/b1-enabled")" = "enabled enabled "
+        expect "package: killswitchd.service running after the installation ($(record $s b1-active))" \
+                has $s b1-active '^active$'
+        expect "package: installing blocks nothing: no table, and every datagram left ($(counts installed 203.0.113.9:9001))" \
+                installed_blocks_nothing
+        if [[ $(record $s readme.status) == 0 ]] && grep -q '^killswitchctl ' "$LOGS/$s/readme-using-it" &&
+                grep -q '^busctl ' "$LOGS/$s/readme-using-it"; then
+                pass "package: the README's \"Using it\" commands ran as written ($(grep -c . "$LOGS/$s/readme-using-it") lines)"
+        else
+                fail "package: the README's \"Using it\" commands (exit status $(record $s readme.status)):"
+                sed 's/^/    | /' "$LOGS/$s/readme.log"
+        fi
+        expect "package: the kill switch in force after the README's commands" table_stays b1-table-configured
+
+        # Rebooted: the package's units put the table in force before networking.
+        if why=$(check_before_networking $s); then
+                pass "package: after the reboot, the table was in force before systemd-networkd started and before any link was up"
+        else
+                fail "package: after the reboot, ordering:"$'\n'"$why"
+        fi
+        expect "package: killswitchd-boot.service active/exited/success ($(unit_state $s killswitchd-boot.service))" \
+                test "$(unit_state $s killswitchd-boot.service)" = active/exited/success
+        # Owner-capable kernels (6.9 and later) let the daemon own the table.
+        kver=$(uname -r | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
+        protection=monitor
+        ((kver < 6009)) || protection=owner
+        expect "package: killswitchd.service adopted the table: Protection $(record $s prop-Protection)" \
+                has $s prop-Protection "^s \"$protection\"$"
+        if [[ $(record $s verify.status) == 0 ]]; then
+                pass "package: killswitchctl verify: $(tail -n 1 "$LOGS/$s/verify.log")"
+        else
+                fail "package: killswitchctl verify (exit status $(record $s verify.status)):"
+                sed 's/^/    | /' "$LOGS/$s/verify.log"
+        fi
+        for mode in offline online; do
+                for unit in killswitchd.service killswitchd-boot.service; do
+                        score=$(sed -n "s/.*Overall exposure level for $unit: \([0-9.]*\).*/\1/p" \
+                                "$LOGS/$s/security-$mode-$unit")
+                        echo "MEASURED: systemd-analyze security ($mode) $unit, installed by the package: exposure ${score:-unknown}"
+                        [[ $unit == killswitchd.service ]] || continue
+                        if [[ -n $score ]] && awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }'; then
+                                pass "package: systemd-analyze security ($mode) $unit: exposure $score <= $MAX_EXPOSURE"
+                        else
+                                fail "package: systemd-analyze security ($mode) $unit: exposure ${score:-unknown} > $MAX_EXPOSURE"
+                        fi
+                done
+        done
+
+        # The upgrade, while datagrams flowed.
+        expect "package: upgraded to $UPGRADE_VERSION-1 (exit status $(record $s upgrade.status))" \
+                test "$(record $s upgrade.status)" = 0
+        expect "package: after the upgrade, one new version everywhere: $(tr '\n' ';' <"$LOGS/$s/versions-upgrade")" \
+                versions_are upgrade "$UPGRADE_VERSION"
+        up_pid=$(record $s pid-after-upgrade)
+        expect "package: the new daemon runs (PID $(record $s pid-before-upgrade), then $up_pid, $(record $s active-after-upgrade)) and re-took the table: Protection $(record $s prop-Protection-after-upgrade)" \
+                upgrade_retook "$protection"
+        expect "package: during the upgrade no datagram left outside the VPN: $(counts upgrade-blocked 203.0.113.9:9002)" \
+                none_left upgrade-blocked 203.0.113.9:9002
+        expect "package: during the upgrade every datagram to the VPN server arrived: $(counts upgrade-endpoint 198.51.100.7:51820)" \
+                all_arrived upgrade-endpoint 198.51.100.7:51820
+        echo "MEASURED: during the upgrade (1 ms apart): to 203.0.113.9:9002 $(counts upgrade-blocked 203.0.113.9:9002); to the VPN server $(counts upgrade-endpoint 198.51.100.7:51820)"
+        awk -v a="$(prop $s killswitchd.service.after-upgrade ActiveExitTimestampMonotonic)" \
+                -v b="$(prop $s killswitchd.service.after-upgrade ActiveEnterTimestampMonotonic)" \
+                'BEGIN { if (a > 0 && b > a) printf "MEASURED: the daemon restarted by the upgrade was away from the bus for %.1f ms (the table stayed)\n", (b - a) / 1e3 }'
+
+        # Removal, purge, and lifting the table as the message says.
+        expect "package: removed (exit status $(record $s remove.status))" test "$(record $s remove.status)" = 0
+        if removal_says_so; then
+                pass "package: the removal says what stays in force and how to lift it"
+        else
+                fail "package: the removal's message is missing or incomplete:"
+                sed 's/^/    | /' "$LOGS/$s/remove.log"
+        fi
+        expect "package: after the removal the table stays in force, and the settings are kept" \
+                removal_keeps
+        expect "package: after the removal nothing leaves outside the VPN: $(counts removed 203.0.113.9:9003)" \
+                none_left removed 203.0.113.9:9003
+        expect "package: purged (exit status $(record $s purge.status)): the package and /var/lib/killswitchd are gone" \
+                purged
+        expect "package: the message's commands lift the table ($(tr '\n' ' ' <"$LOGS/$s/lift-commands"))" \
+                lifted
+        expect "package: after lifting, traffic flows: $(counts lifted 203.0.113.9:9004)" \
+                all_arrived lifted 203.0.113.9:9004
+}
+
 for s in $SCENARIOS; do
         step "Boot: $s"
+        if [[ $s == package && -z $PACKAGES_BUILT ]]; then
+                continue
+        fi
         if boot "$s"; then
                 "verdict_$s"
         fi
