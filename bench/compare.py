@@ -124,6 +124,16 @@ def main():
                 ks = run.pp_keys(path, v, "hook")
                 cells.append("%.0f" % sum(run.pp(path, v, "hook", *k.split("|")) for k in ks) if ks else "—")
             print("| **%s** | %s | %s |" % (run_name, *cells))
+        if path == "wg":
+            for g, gt in (("sender", "into the tunnel"), ("wireguard-go", "to the endpoint")):
+                for part in ("nftables", "conntrack", "hook"):
+                    cells = []
+                    for run in (before, after):
+                        packets = run.num("pp_wg.ours_big.packets")
+                        pre = "pp|wg|ours_big|hookg|%s|" % g
+                        x = sum(float(val) for k, val in run.r.items() if k.startswith(pre) and k.endswith("|" + part))
+                        cells.append("%.0f" % (x / packets) if packets and x else "—")
+                    print("| packet %s, %s | %s | %s |" % (gt, part, *cells))
         for run_name, v in (("CPU a packet (blast, during the profile), no table", "none"),
                             ("CPU a packet (blast, during the profile), ours", "ours_big")):
             cells = ["%.0f" % x if x else "—" for x in (before.num("pp_%s.%s.cpu_ns" % (path, v)),

@@ -19,6 +19,8 @@ Every line is "PREFIX|WHAT|... NANOSECONDS" (report.py divides by the packets se
                                      netdev egress hook, ...) and by what ran there: nftables
                                      (nft_do_chain), conntrack (nf_conntrack_in, nf_confirm) or
                                      the hook machinery itself
+  PREFIX|hookg|GROUP|HOOK|PART       the same by group: through WireGuard, the sender's packet goes
+                                     into the tunnel, wireguard-go's to the endpoint
   PREFIX|self|FUNCTION               own time of the hottest functions inside the hooks
   PREFIX|selfall|FUNCTION            own time of the hottest functions of the whole path
   PREFIX|backend|FUNCTION|GROUP|HOOK time in a set backend's lookup function (inclusive)
@@ -65,6 +67,7 @@ def base(sym):
 
 total = collections.Counter()
 hooks = collections.Counter()
+hooks_by_group = collections.Counter()
 self_hook = collections.Counter()
 self_all = collections.Counter()
 backends = collections.Counter()
@@ -103,6 +106,7 @@ def account(group, period, frames):
     else:
         part = "hook"
     hooks[(hook, part)] += period
+    hooks_by_group[(group, hook, part)] += period
     self_hook[leaf] += period
     seen = set()
     for f in inner:
@@ -131,6 +135,8 @@ for g, ns in sorted(total.items()):
     print("%s|total|%s %d" % (PREFIX, g, ns))
 for (h, p), ns in sorted(hooks.items()):
     print("%s|hook|%s|%s %d" % (PREFIX, h, p, ns))
+for (g, h, p), ns in sorted(hooks_by_group.items()):
+    print("%s|hookg|%s|%s|%s %d" % (PREFIX, g, h, p, ns))
 for f, ns in self_hook.most_common(40):
     print("%s|self|%s %d" % (PREFIX, f, ns))
 for f, ns in self_all.most_common(40):

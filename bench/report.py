@@ -682,6 +682,22 @@ if PP_PATHS:
     w("The last two rows measure the same thing two ways; they differ by the sampling error and by")
     w("the softirq work the samples include. Compare variants within a row.")
     w("")
+    if any(k[:4] == ("wg", "ours_big", "hookg", "sender") for k in PP):
+        w("Through WireGuard, by packet: the one into the tunnel (sent by the sending thread: the common")
+        w("packet, decided by the tunnel interface) and the tunnel's encrypted datagram to the endpoint")
+        w("(sent by `wireguard-go`), time inside the hooks, ns per packet:")
+        w("")
+        w("| packet | part | %s |" % " | ".join(vt for _, vt in PP_VARIANTS))
+        w("|---|---|" + "---|" * len(PP_VARIANTS))
+        for g, gt in (("sender", "into the tunnel"), ("wireguard-go", "to the endpoint")):
+            for part in ("nftables", "conntrack", "hook"):
+                cells = []
+                for v, _ in PP_VARIANTS:
+                    packets = num("pp_wg.%s.packets" % v)
+                    x = sum(val for k, val in PP.items() if k[:4] == ("wg", v, "hookg", g) and k[5] == part)
+                    cells.append("%.0f" % (x / packets) if packets and x else "—")
+                w("| %s | %s | %s |" % (gt, part, " | ".join(cells)))
+        w("")
     for p, pt in PP_PATHS:
         w("**Hottest functions inside the hooks, %s, ns per packet** (own time; ours at %s endpoints"
           % (pt, fmt_int(big)))
