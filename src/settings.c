@@ -46,7 +46,7 @@ int settings_copy(const Settings *s, Settings *ret) {
 
         c.tunnels = NULL;
         c.endpoints = NULL;
-        c.n_tunnels = c.n_endpoints = 0;
+        c.n_tunnels = c.n_endpoints = c.n_endpoints_allocated = 0;
 
         if (s->n_tunnels > 0) {
                 c.tunnels = calloc(s->n_tunnels, sizeof(char *));
@@ -61,18 +61,13 @@ int settings_copy(const Settings *s, Settings *ret) {
                 }
         }
         if (s->n_endpoints > 0) {
-                /* endpoints_reserve() counts on room up to the next power of two. */
-                size_t room = 1;
-
-                while (room < s->n_endpoints)
-                        room *= 2;
-                c.endpoints = malloc(room * sizeof(Endpoint));
+                c.endpoints = malloc(s->n_endpoints * sizeof(Endpoint));
                 if (!c.endpoints) {
                         settings_done(&c);
                         return -ENOMEM;
                 }
                 memcpy(c.endpoints, s->endpoints, s->n_endpoints * sizeof(Endpoint));
-                c.n_endpoints = s->n_endpoints;
+                c.n_endpoints = c.n_endpoints_allocated = s->n_endpoints;
         }
         *ret = c;
         return 0;
@@ -276,17 +271,18 @@ static size_t endpoint_find(const Settings *s, const Endpoint *e, bool *found) {
         return lo;
 }
 
-/* Room for one more. Doubling at powers of two keeps growth amortized O(1) without a capacity
- * field (copies of a Settings never share the array). */
+/* Room for one more, doubling: growth is amortized O(1). */
 static int endpoints_reserve(Settings *s) {
+        size_t n = s->n_endpoints_allocated ? 2 * s->n_endpoints_allocated : 16;
         Endpoint *v;
 
-        if (s->n_endpoints != 0 && (s->n_endpoints & (s->n_endpoints - 1)) != 0)
+        if (s->n_endpoints < s->n_endpoints_allocated)
                 return 0;
-        v = realloc(s->endpoints, (s->n_endpoints ? 2 * s->n_endpoints : 1) * sizeof(Endpoint));
+        v = realloc(s->endpoints, n * sizeof(Endpoint));
         if (!v)
                 return -ENOMEM;
         s->endpoints = v;
+        s->n_endpoints_allocated = n;
         return 0;
 }
 

@@ -38,6 +38,7 @@ typedef struct Settings {
         size_t n_tunnels;
         Endpoint *endpoints; /* sorted by endpoint_compare(), unique */
         size_t n_endpoints;
+        size_t n_endpoints_allocated;
 } Settings;
 
 void settings_init(Settings *s);
@@ -63,7 +64,8 @@ int endpoint_format(const Endpoint *e, char *buf, size_t size);
 const char *endpoint_protocol_name(const Endpoint *e);
 const char *endpoint_address(const Endpoint *e, char *buf, size_t size);
 
-/* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT. */
+/* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT.
+ * Removing never shrinks the array, so adding back what was just removed cannot fail. */
 int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERROR_MAX]);
 int settings_remove_endpoint(Settings *s, const Endpoint *e);
 /* Bulk loading: append in any order, then sort, collapse duplicates and check the limit. */
