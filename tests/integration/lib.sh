@@ -558,6 +558,105 @@ write_settings() {
     { echo "version=1"; printf '%s\n' "$@"; echo "end"; } >"$dir/settings.conf"
 }
 
+# state_lines DIR [WRAPPER...]: the settings DIR/settings.conf holds, as
+# the daemon reads them (docs/state-file.md: the snapshot, then each
+# committed change; an unfinished last change left out), one Key=value line
+# each as in a snapshot: the scalars, the tunnels in order, the endpoints
+# sorted.  "none" without a file; exit status 1 and the reason on stderr if
+# corrupt.  A reader of its own, from the documented format, not the
+# daemon's.  WRAPPER runs it elsewhere (another mount namespace).
+state_lines() {
+    local dir=$1; shift
+    [[ -n ${KS_STATE_PY:-} && -f $KS_STATE_PY ]] || ks_write_state_reader
+    "$@" "$KS_PY" "$KS_STATE_PY" "$dir/settings.conf"
+}
+ks_write_state_reader() {
+    KS_STATE_PY=$KS_TMP/ksstate.py
+    cat >"$KS_STATE_PY" <<'PYEOF'
+import socket, sys, zlib
+
+SCALARS = ["Enabled", "Persistent", "AllowLan", "AllowDhcp", "EndpointMark", "EndpointAnyUser"]
+
+
+def canon(v):
+    a, p, proto = v.split(" ")
+    fam = socket.AF_INET6 if ":" in a else socket.AF_INET
+    return "%s %d %s" % (socket.inet_ntop(fam, socket.inet_pton(fam, a)), int(p), proto)
+
+
+def main(path):
+    try:
+        data = open(path, "rb").read()
+    except FileNotFoundError:
+        print("none")
+        return 0
+    scal = dict(zip(SCALARS, ["false", "false", "false", "true", "0", "false"]))
+    tunnels, eps, version, pos = [], set(), None, 0
+    while True:   # the snapshot
+        nl = data.find(b"\n", pos)
+        line, pos = (data[pos:], len(data)) if nl < 0 else (data[pos:nl], nl + 1)
+        if not line and pos >= len(data):
+            sys.exit("corrupt: no end")
+        s = line.decode()
+        if not s or s.startswith("#"):
+            continue
+        if version is None:
+            version = {"version=1": 1, "version=2": 2}[s]
+        elif s == "end":
+            break
+        else:
+            k, _, v = s.partition("=")
+            if k == "Tunnel":
+                tunnels += [] if v in tunnels else [v]
+            elif k == "Endpoint":
+                eps.add(canon(v))
+            elif k in scal:
+                scal[k] = v
+            else:
+                sys.exit("corrupt: %s" % s)
+    if version == 1 and pos < len(data):
+        sys.exit("corrupt: text after end")
+    start, n = pos, 0
+    while True:   # the changes, each closed by "commit N CRC"
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break   # unfinished: left out
+        line, pos = data[pos:nl], nl + 1
+        if not line.startswith(b"commit "):
+            continue
+        head = b"commit %d " % (n + 1)
+        if line != head + b"%08x" % zlib.crc32(data[start:nl - 8]):
+            if pos == len(data):
+                break   # the last change, unfinished: left out
+            sys.exit("corrupt: change %d does not check out" % (n + 1))
+        for s in data[start:nl - len(line) - 1].decode().splitlines():
+            k, _, v = s.partition("=")
+            if k == "+Tunnel" and v not in tunnels:
+                tunnels.append(v)
+            elif k == "-Tunnel" and v in tunnels:
+                tunnels.remove(v)
+            elif k == "+Endpoint" and canon(v) not in eps:
+                eps.add(canon(v))
+            elif k == "-Endpoint" and canon(v) in eps:
+                eps.remove(canon(v))
+            elif k in scal:
+                scal[k] = v
+            else:
+                sys.exit("corrupt: change %d: %s" % (n + 1, s))
+        n, start = n + 1, pos
+    for k in SCALARS:
+        print("%s=%s" % (k, scal[k]))
+    for t in tunnels:
+        print("Tunnel=" + t)
+    for e in sorted(eps):
+        print("Endpoint=" + e)
+    return 0
+
+
+sys.exit(main(sys.argv[1]))
+PYEOF
+}
+
 # ks_boot NS DIR: run `killswitchd --boot`; exit status in KS_BOOT_RC,
 # output in KS_BOOT_LOG.
 ks_boot() {

@@ -123,7 +123,7 @@ as_nobody expect_bus_ok "nobody: AddEndpoint" call AddEndpoint sqs 192.0.2.1 1 u
 as_nobody expect_bus_ok "nobody: RemoveEndpoint" call RemoveEndpoint sqs 192.0.2.1 1 udp
 as_nobody expect_bus_ok "nobody: set-property AllowLan false" set AllowLan b false
 expect_prop AllowLan false
-expect_ok "settings.conf says so" grep -qx AllowLan=false "$state/settings.conf"
+expect_ok "settings.conf says so" grep -qx AllowLan=false <(state_lines "$state")
 as_nobody expect_bus_ok "nobody: Apply" call Apply 'a{sv}' 2 AllowLan b true Persistent b true
 expect_prop Persistent true
 expect_ge "polkit was asked for each" "$(count_lines "$(<"$KS_POLKIT_LOG")")" 8

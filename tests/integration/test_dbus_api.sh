@@ -21,10 +21,11 @@ state=$KS_TMP/state
 start_bus_daemon "$KS_CLI" "$state"
 mon_start
 
-# state_has LINE...: settings.conf has every line.
+# state_has LINE...: the settings saved in settings.conf have every line.
 state_has() {
-    local line
-    for line in "$@"; do grep -qxF -- "$line" "$state/settings.conf" || return 1; done
+    local line saved
+    saved=$(state_lines "$state") || return 1
+    for line in "$@"; do grep -qxF -- "$line" <<<"$saved" || return 1; done
 }
 expect_state() { expect_ok "$1: settings.conf has: ${*:2}" state_has "${@:2}"; }
 has_element() { local e; e=$(set_elements "$KS_CLI" "$1") && grep -qxF -- "$2" <<<"$e"; }
@@ -373,7 +374,7 @@ bus_do call --timeout=30 Apply 'a{sv}' 1 Endpoints 'a(sqs)' 65536 "${KS_EP_ARGS[
 t_apply=$(($(now_ms) - t0))
 expect_eq "Apply with 65536 endpoints ($t_apply ms)" "$BUS_RC:$BUS_ERR_MSG" "0:"
 expect_eq "Endpoints has 65536 entries" "$(prop Endpoints | "$KS_PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')" 65536
-expect_eq "settings.conf has 65536 endpoints" "$(grep -c '^Endpoint=' "$state/settings.conf")" 65536
+expect_eq "settings.conf has 65536 endpoints" "$(state_lines "$state" | grep -c '^Endpoint=')" 65536
 # The daemon's own commit of 65536 elements is no tampering: left alone,
 # the table stays as it is.
 mon_mark

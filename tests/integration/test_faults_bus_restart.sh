@@ -60,7 +60,7 @@ for ((i = 1; i <= rounds; i++)); do
     # A change over the new bus, saved, and undone.
     bus_do call AddEndpoint sqs 198.51.100.5 443 tcp
     ((BUS_RC == 0)) || { failed=$((failed + 1)); ks_fail "round $i: AddEndpoint over the new bus: $BUS_ERR_NAME $BUS_ERR_MSG"; }
-    grep -q '^Endpoint=198.51.100.5 443 tcp$' "$state/settings.conf" ||
+    grep -qx 'Endpoint=198.51.100.5 443 tcp' <<<"$(state_lines "$state")" ||
         { failed=$((failed + 1)); ks_fail "round $i: the change over the new bus is not saved"; }
     bus_do call RemoveEndpoint sqs 198.51.100.5 443 tcp
     ((BUS_RC == 0)) || { failed=$((failed + 1)); ks_fail "round $i: RemoveEndpoint over the new bus: $BUS_ERR_NAME $BUS_ERR_MSG"; }
