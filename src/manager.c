@@ -10,7 +10,6 @@
 #include "bus.h"
 #include "log.h"
 #include "manager.h"
-#include "state.h"
 
 void strv_free(char **l) {
         if (!l)
@@ -31,6 +30,7 @@ int manager_new(const char *state_dir, Manager **ret) {
         m->state_dir = strdup(state_dir);
         if (!m->state_dir)
                 return -ENOMEM;
+        m->state.dir = m->state_dir;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -108,17 +108,17 @@ static int save_failed(Manager *m, Failure *f, int r) {
         return fail(f, FAILURE_STATE, r);
 }
 
-/* Settings are written (and synced) before the kernel sees them, and become the saved state
- * only after the kernel took them: a full or read-only disk refuses a change before it
- * touches the table, so no window opens. */
+/* Settings are written before the kernel sees them, and become the saved state only after the
+ * kernel took them: a full or read-only disk refuses a change before it touches the table, so
+ * no window opens. */
 static int manager_save_prepare(Manager *m, const Settings *s, StateSave *ret, Failure *f) {
-        int r = state_save_prepare(m->state_dir, s, ret);
+        int r = state_save_prepare(&m->state, &m->settings, s, ret);
 
         return r < 0 ? save_failed(m, f, r) : 0;
 }
 
 static int manager_save_finish(Manager *m, StateSave *st, Failure *f) {
-        int r = state_save_finish(st);
+        int r = state_save_finish(&m->state, st);
 
         return r < 0 ? save_failed(m, f, r) : 0;
 }
@@ -153,7 +153,7 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
         if (!settings_equal_in_kernel(&m->settings, &new)) {
                 r = manager_commit(m, &new, &p, f->message);
                 if (r < 0) {
-                        state_save_abort(&st);
+                        state_save_abort(&m->state, &st);
                         log_error("Kernel refused the new settings: %s", f->message);
                         return fail(f, FAILURE_KERNEL, r);
                 }
@@ -180,17 +180,24 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
         return 0;
 }
 
-/* One element in the kernel rather than the whole table: the cost does not grow with the set. */
+/* Cannot fail: the array still has room for what it held a moment ago. */
+static void endpoint_undo(Settings *s, const Endpoint *e, bool add) {
+        char ignored[ERROR_MAX];
+
+        (void)(add ? settings_remove_endpoint(s, e) : settings_add_endpoint(s, e, ignored));
+}
+
+/* One element in the kernel and one line in the state file rather than the whole table and
+ * file: the cost does not grow with the set. The settings change in place first (which
+ * validates), and are put back if a step fails. */
 static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Failure *f) {
-        _cleanup_(settings_done) Settings new = {};
+        Settings *s = &m->settings;
+        size_t n = s->n_endpoints;
         char ignored[ERROR_MAX];
         StateSave st;
         int r;
 
-        r = settings_copy(&m->settings, &new);
-        if (r < 0)
-                return fail(f, FAILURE_STATE, r);
-        r = add ? settings_add_endpoint(&new, e, f->message) : settings_remove_endpoint(&new, e);
+        r = add ? settings_add_endpoint(s, e, f->message) : settings_remove_endpoint(s, e);
         if (r == -ENOENT) {
                 char text[INET6_ADDRSTRLEN + 16];
 
@@ -200,36 +207,37 @@ static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Fail
         }
         if (r < 0)
                 return fail(f, r == -E2BIG ? FAILURE_LIMIT : FAILURE_INVALID, r);
-        if (new.n_endpoints == m->settings.n_endpoints)
+        if (s->n_endpoints == n)
                 return 0; /* already there: duplicates collapse */
 
-        r = manager_save_prepare(m, &new, &st, f);
-        if (r < 0)
-                return r;
-        if (m->settings.enabled) {
+        r = state_save_prepare_endpoint(&m->state, s, e, add, &st);
+        if (r < 0) {
+                endpoint_undo(s, e, add);
+                return save_failed(m, f, r);
+        }
+        if (s->enabled) {
                 r = table_change_endpoint(m->nft, e, add, f->message);
                 if (r < 0) {
                         /* The table is not what we last wrote (changed behind our back): rebuild
                          * it whole from the new settings instead. */
                         log_warning("Endpoint change refused (%s): rebuilding the table.",
                                     f->message);
-                        r = manager_commit(m, &new, &m->protection, f->message);
+                        r = manager_commit(m, s, &m->protection, f->message);
                         if (r < 0) {
-                                state_save_abort(&st);
+                                state_save_abort(&m->state, &st);
+                                endpoint_undo(s, e, add);
                                 return fail(f, FAILURE_KERNEL, r);
                         }
                 }
         }
         r = manager_save_finish(m, &st, f);
         if (r < 0) {
-                if (m->settings.enabled && table_change_endpoint(m->nft, e, !add, ignored) < 0)
-                        (void)manager_commit(m, &m->settings, &m->protection, ignored);
+                endpoint_undo(s, e, add);
+                if (s->enabled && table_change_endpoint(m->nft, e, !add, ignored) < 0)
+                        (void)manager_commit(m, s, &m->protection, ignored);
                 return r;
         }
 
-        settings_done(&m->settings);
-        m->settings = new;
-        settings_init(&new);
         bus_emit_endpoints_changed(m);
         return 0;
 }
@@ -497,7 +505,7 @@ static void manager_load(Manager *m) {
         TableInfo t;
         int r;
 
-        r = state_load(m->state_dir, &m->settings, error);
+        r = state_load_file(&m->state, &m->settings, error);
         if (r >= 0)
                 return;
         if (r == -ENOENT) {

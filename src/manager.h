@@ -7,6 +7,7 @@
 #include "monitor.h"
 #include "netwatch.h"
 #include "settings.h"
+#include "state.h"
 #include "table.h"
 
 /* Which step refused a change; bus.c turns it into the contract's D-Bus error. */
@@ -33,6 +34,7 @@ typedef struct Manager {
         sd_event_source *bus_reconnect; /* armed when the bus daemon goes away */
         Nft *nft;
         char *state_dir;
+        StateFile state; /* where the next save goes */
         Settings settings;
         Protection protection;
         bool frames;  /* the netdev table for frames is in force (the kernel has egress hooks) */

@@ -203,7 +203,7 @@ TEST(text_round_trip) {
         _cleanup_(settings_done) Settings s, t;
         _cleanup_(freep) char *text = NULL;
 
-        ASSERT_EQ(settings_from_text(full_text, strlen(full_text), &s, error), 0);
+        ASSERT_EQ(settings_from_text(full_text, strlen(full_text), &s, NULL, error), 1);
         ASSERT(s.enabled && s.persistent && s.allow_lan && !s.allow_dhcp);
         ASSERT_EQ(s.endpoint_mark, 4660);
         ASSERT_EQ(s.n_tunnels, 2);
@@ -211,7 +211,7 @@ TEST(text_round_trip) {
         ASSERT_EQ(s.n_endpoints, 2);
 
         ASSERT_EQ(settings_to_text(&s, &text), 0);
-        ASSERT_EQ(settings_from_text(text, strlen(text), &t, error), 0);
+        ASSERT_EQ(settings_from_text(text, strlen(text), &t, NULL, error), 2);
         ASSERT(settings_equal(&s, &t));
         ASSERT(strstr(text, "Endpoint=2001:db8::1 443 tcp\n"));
 }
@@ -220,7 +220,7 @@ TEST(text_defaults_and_comments) {
         _cleanup_(settings_done) Settings s;
         static const char text[] = "# comment\n\nversion=1\nEnabled=true\nend"; /* no final \n */
 
-        ASSERT_EQ(settings_from_text(text, strlen(text), &s, error), 0);
+        ASSERT_EQ(settings_from_text(text, strlen(text), &s, NULL, error), 1);
         ASSERT(s.enabled && !s.persistent && s.allow_dhcp);
 }
 
@@ -230,7 +230,7 @@ TEST(text_corrupt) {
                 "version=1\n",                                     /* truncated: no end */
                 "version=1\nEnabled=true\n",                       /* truncated */
                 "Enabled=true\nend\n",                             /* no version */
-                "version=2\nend\n",                                /* unknown version */
+                "version=3\nend\n",                                /* unknown version */
                 "version=1\nEnabled=yes\nend\n",                   /* bad bool */
                 "version=1\nEnabled=true\nEnabled=true\nend\n",    /* repeated */
                 "version=1\nColour=blue\nend\n",                   /* unknown key */
@@ -247,14 +247,14 @@ TEST(text_corrupt) {
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
                 error[0] = '\0';
-                if (settings_from_text(bad[i], strlen(bad[i]), &s, error) != -EBADMSG) {
+                if (settings_from_text(bad[i], strlen(bad[i]), &s, NULL, error) != -EBADMSG) {
                         fprintf(stderr, "accepted corrupt text #%zu\n", i);
                         ASSERT(false);
                 }
                 ASSERT(error[0] != '\0');
         }
         /* A NUL byte anywhere is corruption too. */
-        ASSERT_EQ(settings_from_text("version=1\n\0end\n", 15, &s, error), -EBADMSG);
+        ASSERT_EQ(settings_from_text("version=1\n\0end\n", 15, &s, NULL, error), -EBADMSG);
 }
 
 int main(void) {
