@@ -9,8 +9,9 @@
 #     counter values or the owner flag: two tables with the same digest
 #     enforce the same thing.  nft(8) takes seconds to list 20,000 elements;
 #     this takes a fraction of that.
-#   - state_digest, tmp_files: the state file as a hash (or "none"), and the
-#     temporary files of interrupted saves.
+#   - state_digest, settings_digest, tmp_files: the state file's bytes as a
+#     hash (or "none"), the settings it holds as a hash (state_lines), and
+#     the temporary files of interrupted saves.
 #   - restart_daemon: kill -9 and start again after systemd's RestartSec.
 #   - bus_restart: the private bus daemon stopped and started again on the
 #     same socket.
@@ -19,8 +20,8 @@
 #   - start_daemon_tmpfs: the daemon in a private mount namespace whose state
 #     directory is a small tmpfs (the host never sees the mount; it goes
 #     with the daemon).
-#   - kill_at_save: kill -9 the daemon at a chosen point of a state-file
-#     write (inotify on the state directory).
+#   - kill_at_save: kill -9 the daemon at a chosen point of a save (inotify
+#     on the state directory), whether it appends a change or writes whole.
 #   - ks_bus_fuzz_binary: the D-Bus fuzzer of tests/fuzz/bus, built if need be.
 #   - the Python helper's raw-udp: Ethernet frames written with AF_PACKET.
 #
@@ -62,6 +63,14 @@ table_summary() { in_ns "$1" "$KS_PY" "$KS_FAULTSPY" digest --verbose; }
 state_digest() {
     if [[ -e $1/settings.conf ]]; then sha256sum <"$1/settings.conf" | cut -c 1-16; else echo none; fi
 }
+# settings_digest DIR: "none", "corrupt", or a hash of the settings
+# DIR/settings.conf holds (the same settings written whole or as changes
+# have the same hash).
+settings_digest() {
+    local lines
+    lines=$(state_lines "$1" 2>/dev/null) || { echo corrupt; return 0; }
+    if [[ $lines == none ]]; then echo none; else sha256sum <<<"$lines" | cut -c 1-16; fi
+}
 # tmp_files DIR: temporary files of interrupted saves left in DIR.
 tmp_files() { find "$1" -maxdepth 1 -name '.settings.conf.*' -printf '%f\n' 2>/dev/null | sort; }
 
@@ -81,6 +90,24 @@ control_without_table() {
     sleep 0.5
     flood_stop
     expect_ge "control: the same flood without the table: packets leaked" "$(count_leaks)" 10
+}
+
+# use_up_file_room: on a full state directory, changes appended to
+# settings.conf still fit in the room its last block has (they are saved:
+# the disk is full, not the file).  Use that room up with the smallest
+# change there is, a one-letter tunnel added and removed (10 bytes and a
+# commit line of 19 or more), until one is refused: from then on every
+# other change needs a block of its own.  The count in KS_FITTED.
+use_up_file_room() {
+    local k
+    KS_FITTED=0
+    for ((k = 0; k < 1000; k++)); do
+        if ((k % 2 == 0)); then bus_do call AddTunnel s q; else bus_do call RemoveTunnel s q; fi
+        [[ $BUS_ERR_NAME == "$KS_E_STATE" ]] && return 0
+        ((BUS_RC == 0)) || ks_die "using up the room in settings.conf: $BUS_ERR_NAME $BUS_ERR_MSG"
+        KS_FITTED=$((KS_FITTED + 1))
+    done
+    ks_die "the state directory is not full: $KS_FITTED changes saved"
 }
 
 # --------------------------------------------------------------------------
@@ -188,11 +215,17 @@ EOF
 tmpfs_exec() { local pid=$1; shift; nsenter --mount="/proc/$pid/ns/mnt" "$@"; }
 
 # kill_at_save DIR PID PHASE DELAY_US: from now on, watch DIR and kill -9
-# PID DELAY_US microseconds after the state file write reaches PHASE:
-# create (temporary file created), write (its data written), rename
-# (renamed over settings.conf, before the directory fsync), close (closed,
-# the save complete).  Returns once watching; the
-# event that fired ends up in KS_KILLER_LOG ("fired PHASE" or "timeout").
+# PID DELAY_US microseconds after the next save reaches PHASE.  A save
+# appends a change to settings.conf, or writes the file whole (a temporary
+# file renamed over it):
+#   create  written whole: the temporary file created (appending: never)
+#   write   the change appended without its commit line, or the temporary
+#           file's text written (before the kernel commit)
+#   commit  the commit line appended (before fdatasync), or the temporary
+#           file renamed over settings.conf (before the directory fsync)
+#   close   settings.conf closed, the save complete
+# Returns once watching; the event that fired ends up in KS_KILLER_LOG
+# ("fired PHASE" or "timeout").
 kill_at_save() {
     KS_KILLER_LOG=$KS_TMP/killer.$((++KS_SEQ)).log
     ks_spawn KS_KILLER_PID "$KS_KILLER_LOG" "$KS_PY" "$KS_FAULTSPY" kill-at-save \
@@ -231,7 +264,7 @@ ks_write_faults_helper() {
     cat >"$KS_FAULTSPY" <<'PYEOF'
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Fault-test helpers for killswitchd: table digest over netlink, inotify killer, raw frames."""
-import argparse, ctypes, ctypes.util, hashlib, os, select, signal, socket, struct, sys, time
+import argparse, ctypes, ctypes.util, hashlib, os, re, select, signal, socket, struct, sys, time
 
 TABLE = b"killswitchd\0"
 NFPROTO_INET = 1
@@ -352,7 +385,27 @@ IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x80, 0x100
 def cmd_kill_at_save(a):
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     fd = libc.inotify_init1(os.O_CLOEXEC)
-    want = {"create": IN_CREATE, "write": IN_MODIFY, "close": IN_CLOSE_WRITE, "rename": IN_MOVED_TO}[a.phase]
+    final_path = os.path.join(a.dir, "settings.conf")
+
+    def size_now():
+        try:
+            return os.stat(final_path).st_size
+        except FileNotFoundError:
+            return -1
+
+    def commit_appended():
+        """settings.conf grew and ends with a commit line: the change's, appended."""
+        try:
+            with open(final_path, "rb") as f:
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - 40))
+                tail = f.read()
+        except FileNotFoundError:
+            return False
+        return size > size0 and re.search(rb"\ncommit [0-9]+ [0-9a-f]{8}\n\Z", tail) is not None
+
+    size0 = size_now()
     if libc.inotify_add_watch(fd, a.dir.encode(), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO) < 0:
         sys.exit("inotify_add_watch: %s" % os.strerror(ctypes.get_errno()))
     print("watching", flush=True)
@@ -366,10 +419,15 @@ def cmd_kill_at_save(a):
             name = buf[16:16 + ln].rstrip(b"\0").decode()
             buf = buf[16 + ln:]
             tmp = name.startswith(".settings.conf.") and name.endswith(".tmp")
-            # The temporary file is closed after its rename: under the final name.
             final = name == "settings.conf"
-            hit = (mask & want) and (final if want == IN_MOVED_TO else
-                                     tmp or final if want == IN_CLOSE_WRITE else tmp)
+            if a.phase == "create":
+                hit = mask & IN_CREATE and tmp
+            elif a.phase == "write":
+                hit = mask & IN_MODIFY and (tmp or final)
+            elif a.phase == "commit":
+                hit = final and (mask & IN_MOVED_TO or mask & IN_MODIFY and commit_appended())
+            else:   # close: the file is closed after the rename, so under its final name
+                hit = mask & IN_CLOSE_WRITE and final
             if hit:
                 until = time.perf_counter() + a.delay_us / 1e6
                 while time.perf_counter() < until:
@@ -422,7 +480,7 @@ def main():
     k = sub.add_parser("kill-at-save")
     k.add_argument("--dir", required=True)
     k.add_argument("--pid", type=int, required=True)
-    k.add_argument("--phase", choices=["create", "write", "close", "rename"], required=True)
+    k.add_argument("--phase", choices=["create", "write", "commit", "close"], required=True)
     k.add_argument("--delay-us", type=int, default=0)
     k.add_argument("--timeout", type=float, default=10)
     r = sub.add_parser("raw-udp")

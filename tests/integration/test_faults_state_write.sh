@@ -2,22 +2,29 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # State-file writes interrupted by kill -9, 40 times (KS_WRITE_KILLS), with
-# a flood running through the tunnel.  An inotify watch on the state
-# directory kills the daemon a random 0-1000 us after the save reaches one
-# of four points, in turn:
+# a flood running through the tunnel.  A save appends a change to
+# settings.conf (a few lines, then a commit line and fdatasync), or writes
+# the file whole (a temporary file, fsync, rename, fsync of the directory)
+# when the change would be larger than the file.  An inotify watch on the
+# state directory kills the daemon a random 0-1000 us after the save
+# reaches one of these points, in turn (docs/state-file.md):
 #
-#   create  the temporary file exists, empty
-#   write   its text is written (not yet renamed)
-#   rename  it was renamed over settings.conf (the directory not yet synced)
+#   create  written whole: the temporary file exists, empty
+#   write   the change appended without its commit line, or the temporary
+#           file's text written (the kernel not yet told)
+#   commit  the commit line appended (not yet flushed), or the temporary
+#           file renamed over settings.conf (the directory not yet synced)
 #   close   the save is complete (the reply may not be sent)
 #
 # The changes cycle between three settings of 5,000 endpoints each: X, Y
-# (Apply, the whole table) and X plus one endpoint (AddEndpoint and
-# RemoveEndpoint, one set element).  After each kill:
+# (Apply, the whole table: every endpoint changes, so the file is written
+# whole) and X plus one endpoint (AddEndpoint and RemoveEndpoint, one set
+# element, one appended change).  After each kill:
 #
-#   - settings.conf is exactly the old or the new text, never empty, never
-#     a mix; the table is exactly the old or the new one; never a new file
-#     with the old table;
+#   - settings.conf holds exactly the old or the new settings (as read by a
+#     reader of the documented format of its own, tests/integration/lib.sh
+#     state_lines), never corrupt, never a mix; the table is exactly the old
+#     or the new one; never a new file with the old table;
 #   - a restarted daemon enforces exactly the saved settings (table digest,
 #     GetSettings);
 #   - once the restarted daemon has saved, no temporary file of an
@@ -62,10 +69,14 @@ to() {
         XE) bus_do call AddEndpoint sqs "${EXTRA[@]}" ;;
     esac
 }
-next_of() {   # the state after CUR, cycling X -> XE -> X -> Y -> X ...
+# the state after CUR, cycling X -> XE -> X -> Y -> X ...: from X, the
+# attempts alternate (whether the previous one was cut or not), so that
+# both kinds of save meet every phase.
+from_x=0
+next_of() {
     case $1 in
-        X) if ((i % 2)); then echo XE; else echo Y; fi ;;
-        *) echo X ;;
+        X) if ((from_x++ % 2 == 0)); then NEXT=XE; else NEXT=Y; fi ;;
+        *) NEXT=X ;;
     esac
 }
 settings_hash() { settings_now | sha256sum | cut -c 1-16; }
@@ -77,7 +88,7 @@ for s in X XE X Y; do
     to "$s"
     ((BUS_RC == 0)) || ks_die "setting up $s: $BUS_ERR_NAME $BUS_ERR_MSG"
     cur=$s
-    DIGEST[$s]=$(table_digest "$KS_CLI") FILE[$s]=$(state_digest "$state") SETTINGS[$s]=$(settings_hash)
+    DIGEST[$s]=$(table_digest "$KS_CLI") FILE[$s]=$(settings_digest "$state") SETTINGS[$s]=$(settings_hash)
 done
 ks_log "# X: ${DIGEST[X]}/${FILE[X]}  XE: ${DIGEST[XE]}/${FILE[XE]}  Y: ${DIGEST[Y]}/${FILE[Y]} (table/file)"
 ks_log "# settings.conf of X: $(wc -c <"$state/settings.conf") bytes"
@@ -90,12 +101,22 @@ which_of() {   # HASH MAP
 
 flood_start "$KS_CLI" --canary "$KS_SRV_V4" --canary "$KS_SRV_V6"
 counters_reset
-phases=(create write rename close)
+# Endpoint changes append; Apply between X and Y writes whole (after a kill
+# that left an unfinished change, the next save writes whole too: the
+# phases of appending are those of writing whole but "create").
+append_phases=(write commit close)
+whole_phases=(create write commit close)
+n_append=0 n_whole=0
 declare -A OUTCOME=()
 bad=0 lost=0 stale=0 nofire=0
 for ((i = 1; i <= rounds; i++)); do
-    phase=${phases[i % 4]}
-    new=$(next_of "$cur")
+    next_of "$cur"
+    new=$NEXT
+    if [[ $cur == XE || $new == XE ]]; then
+        kind=append phase=${append_phases[n_append++ % 3]}
+    else
+        kind=whole phase=${whole_phases[n_whole++ % 4]}
+    fi
     delay=$((RANDOM % 1000))
     kill_at_save "$state" "$KS_DAEMON_PID" "$phase" "$delay"
     to "$new"
@@ -108,7 +129,7 @@ for ((i = 1; i <= rounds; i++)); do
     fi
     wait_until 5 ks_pid_gone "$KS_DAEMON_PID" || true
     t=$(which_of "$(table_digest "$KS_CLI")" DIGEST)
-    f=$(which_of "$(state_digest "$state")" FILE)
+    f=$(which_of "$(settings_digest "$state")" FILE)
     leftovers=$(tmp_files "$state" | wc -l)
     case "$t/$f" in
         "$cur/$cur") what="old/old" ;;
@@ -116,8 +137,8 @@ for ((i = 1; i <= rounds; i++)); do
         "$new/$new") what="new/new" ;;
         *) what="INCONSISTENT" ;;
     esac
-    OUTCOME["$phase: $what"]=$((${OUTCOME["$phase: $what"]:-0} + 1))
-    ks_log "# round $i: $cur -> $new, kill ${delay} us after '$phase': table $t, file $f ($what); acknowledged=$acked; temporary files: $leftovers"
+    OUTCOME["$kind, $phase: $what"]=$((${OUTCOME["$kind, $phase: $what"]:-0} + 1))
+    ks_log "# round $i: $cur -> $new ($kind), kill ${delay} us after '$phase': table $t, file $f ($what); acknowledged=$acked; temporary files: $leftovers"
     if [[ $what == INCONSISTENT ]]; then
         bad=$((bad + 1))
         ks_fail "round $i: table $t, file $f: not a whole old or new state"
@@ -139,7 +160,8 @@ for ((i = 1; i <= rounds; i++)); do
 done
 
 ks_step "after the restarted daemon saved once more"
-nxt=$(next_of "$cur")
+next_of "$cur"
+nxt=$NEXT
 to "$nxt"
 expect_eq "a change after all the kills" "$BUS_RC" 0
 cur=$nxt

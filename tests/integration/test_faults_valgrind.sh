@@ -133,6 +133,7 @@ expect_zero "calls that did not get the answer they should" "$failed"
 
 ks_step "under valgrind: a full state directory"
 inside sh -c "dd if=/dev/zero of='$state/filler' bs=64k 2>/dev/null" || true
+use_up_file_room
 expect_bus_error "AddEndpoint refused" "$KS_E_STATE" "" call AddEndpoint sqs 198.51.100.1 1 udp
 expect_bus_error "Apply refused" "$KS_E_STATE" "" call Apply 'a{sv}' 1 Tunnels as 2 "$KS_WG_CLI" 'x*'
 expect_bus_error "Disable refused" "$KS_E_STATE" "" call Disable
