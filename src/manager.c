@@ -139,6 +139,28 @@ static void manager_log_state(Manager *m) {
                          m->settings.n_endpoints);
 }
 
+/* Enabled before and after, and only the tunnels differ in the kernel's view (AddTunnel,
+ * RemoveTunnel): refilling the tunnels set is enough, whatever the number of endpoints. */
+static bool only_tunnels_differ(const Settings *a, const Settings *b) {
+        Settings x = *a;
+
+        x.tunnels = b->tunnels;
+        x.n_tunnels = b->n_tunnels;
+        return a->enabled && b->enabled && settings_equal_in_kernel(&x, b);
+}
+
+/* Puts the kernel from 'old' to 'new' settings, by the smallest transaction that does it. */
+static int manager_commit_change(Manager *m, const Settings *old, const Settings *new,
+                                 Protection *ret, char error[static ERROR_MAX]) {
+        if (only_tunnels_differ(old, new)) {
+                if (table_update_tunnels(m->nft, new, error) >= 0)
+                        return 0;
+                /* The table is not what we last wrote: rebuild it whole instead. */
+                log_warning("Tunnels update refused (%s): rebuilding the table.", error);
+        }
+        return manager_commit(m, new, ret, error);
+}
+
 int manager_set_settings(Manager *m, Settings *s, Failure *f) {
         _cleanup_(settings_done) Settings new = *s;
         Settings old;
@@ -151,7 +173,7 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
         if (r < 0)
                 return r;
         if (!settings_equal_in_kernel(&m->settings, &new)) {
-                r = manager_commit(m, &new, &p, f->message);
+                r = manager_commit_change(m, &m->settings, &new, &p, f->message);
                 if (r < 0) {
                         state_save_abort(&m->state, &st);
                         log_error("Kernel refused the new settings: %s", f->message);
@@ -164,7 +186,7 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
 
                 /* Kernel and saved state must agree: put the previous table back. */
                 if (!settings_equal_in_kernel(&m->settings, &new))
-                        (void)manager_commit(m, &m->settings, &m->protection, ignored);
+                        (void)manager_commit_change(m, &new, &m->settings, &m->protection, ignored);
                 return r;
         }
 

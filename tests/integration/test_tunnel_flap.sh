@@ -122,12 +122,8 @@ for ((i = 0; i < FLAPS; i++)); do
     esac
 done
 elapsed_ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-ks_log "   $i flaps, $OPS changes, ${#EXPECTED[@]} signals expected, in $elapsed_ms ms"
-if ((elapsed_ms < 60000)); then
-    ks_pass "$i flaps in $elapsed_ms ms (< 60 s)"
-else
-    ks_fail "$i flaps took $elapsed_ms ms (want < 60 s)"
-fi
+# A figure, not a verdict: how long depends on the machine's load (speed is bench/run's).
+ks_log "# FIGURES tunnel_flap: $i flaps, $OPS changes, ${#EXPECTED[@]} signals expected, in $elapsed_ms ms"
 expect_zero "changes whose signals did not all arrive within 1 s" "$MISSED"
 
 ks_step "at the end of the flapping: the tunnel is up"
