@@ -69,6 +69,7 @@ expect_name_denied "nobody cannot queue for it" "$KS_BUS_NAME" 0
 expect_ok "the daemon still owns $KS_BUS_NAME" bus_owned_by "$KS_DAEMON_PID"
 
 SNAP_TABLE=$(table_digest "$KS_CLI") SNAP_STATE=$(state_digest "$state") SNAP_SETTINGS=$(settings_now)
+SNAP_SAVED=$(settings_digest "$state")
 expect_all_unchanged() {   # LABEL
     expect_eq "$1: table unchanged" "$(table_digest "$KS_CLI")" "$SNAP_TABLE"
     expect_eq "$1: settings.conf unchanged" "$(state_digest "$state")" "$SNAP_STATE"
@@ -135,6 +136,9 @@ as_nobody expect_bus_ok "nobody, polkit allows: AddTunnel" call AddTunnel s 'ctl
 expect_eq "the change is in force" "$(prop Tunnels)" '["wg0","tun*","ctl*"]'
 polkit_stop
 expect_bus_ok "root takes it back" call RemoveTunnel s 'ctl*'
+# The file took the change and its undoing, appended: other bytes, the same settings.
+expect_eq "after the control: the settings saved unchanged" "$(settings_digest "$state")" "$SNAP_SAVED"
+SNAP_STATE=$(state_digest "$state")
 expect_all_unchanged "after the control"
 as_nobody expect_bus_error "nobody, polkit gone again: AddTunnel" "$KS_E_DENIED" "" call AddTunnel s 'ctl*'
 
