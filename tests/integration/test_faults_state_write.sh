@@ -69,13 +69,12 @@ to() {
         XE) bus_do call AddEndpoint sqs "${EXTRA[@]}" ;;
     esac
 }
-# the state after CUR, cycling X -> XE -> X -> Y -> X ...: from X, the
-# attempts alternate (whether the previous one was cut or not), so that
-# both kinds of save meet every phase.
+# the state after CUR, cycling X -> XE -> X -> XE -> X -> Y -> X ...: from
+# X, the attempts take turns whether the previous one was cut or not.
 from_x=0
 next_of() {
     case $1 in
-        X) if ((from_x++ % 2 == 0)); then NEXT=XE; else NEXT=Y; fi ;;
+        X) if ((from_x++ % 3 < 2)); then NEXT=XE; else NEXT=Y; fi ;;
         *) NEXT=X ;;
     esac
 }
@@ -103,19 +102,21 @@ flood_start "$KS_CLI" --canary "$KS_SRV_V4" --canary "$KS_SRV_V6"
 counters_reset
 # Endpoint changes append; Apply between X and Y writes whole (after a kill
 # that left an unfinished change, the next save writes whole too: the
-# phases of appending are those of writing whole but "create").
+# phases of appending are those of writing whole but "create").  Each
+# transition takes the phases in turn, so that each meets every one.
 append_phases=(write commit close)
 whole_phases=(create write commit close)
-n_append=0 n_whole=0
-declare -A OUTCOME=()
+declare -A OUTCOME=() TURN=()
 bad=0 lost=0 stale=0 nofire=0
 for ((i = 1; i <= rounds; i++)); do
     next_of "$cur"
     new=$NEXT
+    turn=${TURN[$cur$new]:-0}
+    TURN[$cur$new]=$((turn + 1))
     if [[ $cur == XE || $new == XE ]]; then
-        kind=append phase=${append_phases[n_append++ % 3]}
+        kind=append phase=${append_phases[turn % 3]}
     else
-        kind=whole phase=${whole_phases[n_whole++ % 4]}
+        kind=whole phase=${whole_phases[turn % 4]}
     fi
     delay=$((RANDOM % 1000))
     kill_at_save "$state" "$KS_DAEMON_PID" "$phase" "$delay"
