@@ -164,9 +164,10 @@ int state_parse(const char *text, size_t size, Settings *ret, StateFile *ret_lay
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
+/* At 'offset', or at the file position when it is negative. */
+static int write_all(int fd, const char *p, size_t n, off_t offset) {
         while (n > 0) {
-                ssize_t k = write(fd, p, n);
+                ssize_t k = offset < 0 ? write(fd, p, n) : pwrite(fd, p, n, offset);
 
                 if (k < 0) {
                         if (errno == EINTR)
@@ -175,6 +176,8 @@ static int write_all(int fd, const char *p, size_t n) {
                 }
                 p += k;
                 n -= (size_t)k;
+                if (offset >= 0)
+                        offset += k;
         }
         return 0;
 }
@@ -227,7 +230,7 @@ static int prepare_whole(const StateFile *f, const Settings *s, StateSave *ret) 
                 save_close(&st);
                 return r;
         }
-        r = write_all(st.fd, text, n);
+        r = write_all(st.fd, text, n, -1);
         if (r < 0) {
                 state_save_abort(f, &st);
                 return r;
@@ -239,18 +242,23 @@ static int prepare_whole(const StateFile *f, const Settings *s, StateSave *ret) 
         return 0;
 }
 
-/* The change's lines at the end of the state file, without the commit line that would make them
- * count. Returns -ESTALE when the file is not the one the last save left. */
+/* The change's lines at the end of the state file, then, where its commit line will go, a line
+ * of the same length that is not one: "cancel N CRC". The room is taken now, so that making the
+ * change final cannot run out of space once the kernel took it; should the daemon stop before,
+ * the change ends without its commit line and is left out. Returns -ESTALE when the file is not
+ * the one the last save left. */
 static int prepare_append(const StateFile *f, const char *text, size_t n, StateSave *ret) {
         _cleanup_(closep) int dfd = -EBADF;
         StateSave st = {.dfd = -EBADF, .fd = -EBADF};
+        char cancel[STATE_COMMIT_MAX];
         struct stat sb;
+        size_t k;
         int r;
 
         dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        st.fd = openat(dfd, STATE_FILE, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        st.fd = openat(dfd, STATE_FILE, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (st.fd < 0)
                 return errno == ENOENT || errno == ELOOP ? -ESTALE : -errno;
         /* Moved aside by a load that found it corrupt, a change a failed abort left, a hand: the
@@ -259,15 +267,21 @@ static int prepare_append(const StateFile *f, const char *text, size_t n, StateS
                 save_close(&st);
                 return -ESTALE;
         }
-        r = write_all(st.fd, text, n);
+
+        state_commit_line(f->changes + 1, text, n, st.commit);
+        k = strlen(st.commit);
+        memcpy(cancel, st.commit, k);
+        memcpy(cancel, "cancel", strlen("cancel"));
+        st.commit_at = (off_t)(f->size + n);
+        r = write_all(st.fd, text, n, (off_t)f->size);
+        if (r >= 0)
+                r = write_all(st.fd, cancel, k, st.commit_at);
         if (r < 0) {
                 state_save_abort(f, &st);
                 return r;
         }
-
-        state_commit_line(f->changes + 1, text, n, st.commit);
         st.next = *f;
-        st.next.size += n + strlen(st.commit);
+        st.next.size += n + k;
         st.next.changes++;
         *ret = st;
         return 0;
@@ -358,7 +372,7 @@ int state_save_finish(StateFile *f, StateSave *st) {
         if (st->tmp[0] == '\0') {
                 /* The commit line makes the change count; fdatasync() makes it durable, with the
                  * file's new size: one flush, no rename, no directory to sync. */
-                r = write_all(st->fd, st->commit, strlen(st->commit));
+                r = write_all(st->fd, st->commit, strlen(st->commit), st->commit_at);
                 if (r >= 0 && fdatasync(st->fd) < 0)
                         r = -errno;
                 if (r < 0) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <sys/types.h>
+
 #include "settings.h"
 
 #define STATE_FILE "settings.conf"
@@ -30,12 +32,14 @@ void state_commit_line(unsigned number, const char *change, size_t n,
 
 /* A save in two steps, so that a change is committed to the kernel only once its settings are
  * written, and becomes the saved state only once the kernel took it: prepare (the change
- * appended without its commit line, or the whole text in a temporary file), then finish (the
- * commit line and fdatasync(), or fsync() and the rename) or abort (the change taken back). */
+ * appended with room for its commit line, or the whole text in a temporary file), then finish
+ * (the commit line and fdatasync(), or fsync() and the rename) or abort (the change taken
+ * back). Once prepared, finishing needs no more space. */
 typedef struct StateSave {
         int dfd, fd;  /* fd -EBADF: nothing to write, the settings did not change */
         char tmp[64]; /* writing whole: the temporary file; empty when appending */
         char commit[STATE_COMMIT_MAX]; /* appending: the line that makes the change final */
+        off_t commit_at;               /* where it goes */
         StateFile next;                /* the file once finished */
 } StateSave;
 
