@@ -94,13 +94,22 @@ control_without_table() {
 
 # use_up_file_room: on a full state directory, changes appended to
 # settings.conf still fit in the room its last block has (they are saved:
-# the disk is full, not the file).  Use that room up with the smallest
-# change there is, a one-letter tunnel added and removed (10 bytes and a
-# commit line of 19 or more), until one is refused: from then on every
+# the disk is full, not the file).  Use that room up until a change is
+# refused: Persistent switched back and forth (no kernel commit, 16 or 17
+# bytes and a commit line of 19 or more), then the smallest change there
+# is, a one-letter tunnel added and removed (10 bytes): from then on every
 # other change needs a block of its own.  The count in KS_FITTED.
 use_up_file_room() {
-    local k
+    local k persistent
     KS_FITTED=0
+    persistent=$(prop Persistent)
+    for ((k = 0; k < 1000; k++)); do
+        persistent=$([[ $persistent == true ]] && echo false || echo true)
+        bus_do set Persistent b "$persistent"
+        [[ $BUS_ERR_NAME == "$KS_E_STATE" ]] && break
+        ((BUS_RC == 0)) || ks_die "using up the room in settings.conf: $BUS_ERR_NAME $BUS_ERR_MSG"
+        KS_FITTED=$((KS_FITTED + 1))
+    done
     for ((k = 0; k < 1000; k++)); do
         if ((k % 2 == 0)); then bus_do call AddTunnel s q; else bus_do call RemoveTunnel s q; fi
         [[ $BUS_ERR_NAME == "$KS_E_STATE" ]] && return 0
@@ -108,6 +117,22 @@ use_up_file_room() {
         KS_FITTED=$((KS_FITTED + 1))
     done
     ks_die "the state directory is not full: $KS_FITTED changes saved"
+}
+
+# settings_in_force: GetSettings in the form of state_lines (lib.sh), to
+# compare what is saved with what is in force.
+settings_in_force() {
+    settings_json | "$KS_PY" -c 'import json, sys
+d = json.load(sys.stdin)
+b = lambda v: "true" if v else "false"
+for k in ("Enabled", "Persistent", "AllowLan", "AllowDhcp"):
+    print("%s=%s" % (k, b(d[k])))
+print("EndpointMark=%d" % d["EndpointMark"])
+print("EndpointAnyUser=%s" % b(d["EndpointAnyUser"]))
+for t in d["Tunnels"]:
+    print("Tunnel=" + t)
+for e in sorted("%s %d %s" % tuple(e) for e in d["Endpoints"]):
+    print("Endpoint=" + e)'
 }
 
 # --------------------------------------------------------------------------

@@ -64,7 +64,7 @@ sys.stdout.write("3000\0")
 for i in range(3000):
     sys.stdout.write("10.77.%d.%d\0%d\0udp\0" % (i // 250, i % 250 + 1, 1000 + i))')
 every_change() {   # LABEL
-    local l=$1 p
+    local l=$1 p v
     expect_bus_error "$l: Apply (3000 endpoints)" "$KS_E_STATE" "" call Apply 'a{sv}' 2 \
         Tunnels as 1 "$KS_WG_CLI" Endpoints 'a(sqs)' "${big[@]}"
     expect_bus_error "$l: Apply (flags)" "$KS_E_STATE" "" call Apply 'a{sv}' 2 AllowDhcp b false Persistent b true
@@ -74,8 +74,9 @@ every_change() {   # LABEL
     expect_bus_error "$l: RemoveEndpoint" "$KS_E_STATE" "" call RemoveEndpoint sqs 2001:db8:200::1 443 tcp
     expect_bus_error "$l: AddTunnel" "$KS_E_STATE" "" call AddTunnel s 'ppp*'
     expect_bus_error "$l: RemoveTunnel" "$KS_E_STATE" "" call RemoveTunnel s 'tun*'
-    for p in Persistent AllowLan; do
-        expect_bus_error "$l: set $p=true" "$KS_E_STATE" "" set "$p" b true
+    for p in Persistent AllowLan; do   # to the other value: a change
+        v=$([[ $(prop "$p") == true ]] && echo false || echo true)
+        expect_bus_error "$l: set $p=$v" "$KS_E_STATE" "" set "$p" b "$v"
     done
     expect_bus_error "$l: set AllowDhcp=false" "$KS_E_STATE" "" set AllowDhcp b false
 }
@@ -89,16 +90,12 @@ disable_storm() {   # LABEL
     expect_eq "$1: Disable x$disables refused with Error.State" "$refused" "$disables"
 }
 
-# The tunnels the file holds, and those in force, one line each.
-saved_tunnels() { state_lines "$state" inside | sed -n 's/^Tunnel=//p'; }
-tunnels_in_force() { prop Tunnels | "$KS_PY" -c 'import json,sys; print("\n".join(json.load(sys.stdin)))'; }
-
 ks_step "the state directory full"
 inside sh -c "dd if=/dev/zero of='$state/filler' bs=64k 2>/dev/null; sync" || true
 ks_log "# free: $(inside df -k --output=avail "$state" | tail -n 1 | tr -d ' ') KiB"
 use_up_file_room
 ks_log "# $KS_FITTED changes fitted in the room left in settings.conf"
-expect_eq "full: the changes that fitted are saved as in force" "$(saved_tunnels)" "$(tunnels_in_force)"
+expect_eq "full: the changes that fitted are saved as in force" "$(state_lines "$state" inside)" "$(settings_in_force)"
 snapshot_all
 every_change "full"
 unchanged "full"
