@@ -254,11 +254,11 @@ TEST(two_steps) {
         ASSERT(file_size(STATE_FILE) > n_before);
         load_equals(&a);
         /* The room of the commit line is taken, by a line that is not one. */
-        free(after);
         after = read_bytes(STATE_FILE, &n_after);
         ASSERT(strstr(after, "\ncancel 1 "));
         ASSERT_EQ(n_after, f.size + strlen("Enabled=true\n") + strlen(st.commit));
         state_save_abort(&f, &st);
+        free(after);
         after = read_bytes(STATE_FILE, &n_after);
         ASSERT_EQ(n_after, n_before);
         ASSERT(memcmp(before, after, n_before) == 0);
