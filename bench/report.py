@@ -391,6 +391,15 @@ for t, v in THROUGHPUT_GOALS:
     r = ours / none
     goal("%s, %s endpoints" % (dict(tests)[t], fmt_int(small if v == "ours_small" else big)),
          "%.1f%% of no table" % (100 * r), "≥ 98%", r >= 0.98, "%.1f points short" % (98 - 100 * r))
+    hooks = pp_hooks_ns("veth", "ours_big")
+    if t == "veth_udp" and v == "ours_big" and hooks is not None:
+        # The rules a packet meets, and so their cost, are the same at 4 and at BIG endpoints.
+        # If the sender limits the rate, each packet takes 1/rate and the hooks add their time.
+        per = 1e9 / none
+        GOALS.append(("… what the time in the hooks alone leaves (profile), at 4 or %s" % fmt_int(big),
+                      "%.1f%% (a packet every %.1f µs at no table's rate, + %.0f ns in the hooks)"
+                      % (100 * per / (per + hooks), per / 1000, hooks), "≥ 98%",
+                      "within the goal" if per / (per + hooks) >= 0.98 else "alone under the goal"))
 if len(add_bases) >= 2:
     g = ratio(num("add.%d.add.median_us" % add_bases[-1]), num("add.%d.add.median_us" % add_bases[0]))
     if g is not None:
@@ -405,7 +414,7 @@ if a_med is not None and speed is not None:
          "%.1f× short of 10×" % (10 / speed) if speed < 10 else "no disk flush before the reply")
 if num("footprint.rss_idle_kib") is not None:
     r_idle = num("footprint.rss_idle_kib")
-    goal("idle RSS", fmt_kib(r_idle), "< 4 MiB", r_idle < 4096, "%s over" % fmt_kib(r_idle - 4096 + 1))
+    goal("idle RSS", fmt_kib(r_idle), "< 4 MiB", r_idle < 4096, "%s over" % fmt_kib(r_idle - 4096))
 
 if GOALS:
     w("## Goals")
