@@ -173,8 +173,13 @@ pp_record() {
     wait "$blast_pid"
     perf_stop "$perf_pid"
     cat "$KS_TMP/pp-$path-$v.out" >>"$RESULTS"
-    perf script -i "$data" -F comm,pid,tid,period,ip,sym 2>/dev/null |
-        "$KS_PY" "$BENCH_DIR/packetprofile.py" "pp|$path|$v" "$blast_pid" "${others[@]}" >>"$RESULTS"
+    if [[ -s $data ]]; then
+        perf script -i "$data" -F comm,pid,tid,period,ip,sym 2>/dev/null |
+            "$KS_PY" "$BENCH_DIR/packetprofile.py" "pp|$path|$v" "$blast_pid" "${others[@]}" >>"$RESULTS" ||
+            echo "   (perf script failed: no profile of $path, $v)"
+    else
+        echo "   (perf record wrote nothing: no profile of $path, $v; see $data.log)"
+    fi
     rm -f "$data" "$data.old"
 }
 
