@@ -25,17 +25,22 @@ void lines_done(Lines *l) {
         *l = (Lines){};
 }
 
+/* Doubling: a table of 65,536 elements is read line by line, and growing by one would copy
+ * the array each time (realloc moves it under ASan and often under glibc). */
 static int lines_push(Lines *l, char *line) {
-        char **v;
-
         if (!line)
                 return -ENOMEM;
-        v = realloc(l->v, (l->n + 1) * sizeof(char *));
-        if (!v) {
-                free(line);
-                return -ENOMEM;
+        if (l->n == l->allocated) {
+                size_t m = l->allocated ? 2 * l->allocated : 64;
+                char **v = reallocarray(l->v, m, sizeof(char *));
+
+                if (!v) {
+                        free(line);
+                        return -ENOMEM;
+                }
+                l->v = v;
+                l->allocated = m;
         }
-        l->v = v;
         l->v[l->n++] = line;
         return 0;
 }

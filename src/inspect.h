@@ -12,7 +12,7 @@
  * Pure: no sockets. */
 typedef struct Lines {
         char **v;
-        size_t n;
+        size_t n, allocated;
 } Lines;
 
 void lines_done(Lines *l);
