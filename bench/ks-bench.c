@@ -1072,7 +1072,8 @@ static int cmd_blast(void) {
 
 /* ---- the settings file ---- */
 
-/* What the daemon does to save its settings (src/state.c): write a temporary file in the state
+/* What the daemon does when it writes the state file whole (src/state.c: the first save, and
+ * compaction; most changes are appended instead): write a temporary file in the state
  * directory, fsync it, rename it over settings.conf, fsync the directory. Timed --count times
  * with the text of --file, in --dir. */
 static int cmd_save(void) {
@@ -1141,9 +1142,9 @@ static void help(void) {
                "           alternates B (timed to exit); --delete-table as for exec\n"
                "  blast    --count UDP datagrams of --size bytes to --dst:--port at --rate/s; CPU\n"
                "           time per packet of the sender and of --also-pid (e.g. wireguard-go)\n"
-               "  save     the daemon's way of saving settings (write, fsync, rename, fsync of "
-               "the\n"
-               "           directory) with the text of --file, in --dir\n\n"
+               "  save     the daemon's way of writing the state file whole (write, fsync, "
+               "rename,\n"
+               "           fsync of the directory) with the text of --file, in --dir\n\n"
                "Options: --label L --count N --endpoints N --extra ADDR:PORT:PROTO --base N\n"
                "         --tunnel NAME --no-alternate --expect-error NAME --versus-netns NAME\n"
                "         --ifname NAME --timeout-ms MS --pause-ms MS --chain NAME --daemon-pid "

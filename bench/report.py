@@ -453,7 +453,7 @@ w("| | median | p99 | mean | min | max |")
 w("|---|---|---|---|---|---|")
 for key, title in (("apply", "`Apply`, state directory on %s" % text("apply.statefs")),
                    ("apply_tmpfs", "`Apply`, state directory on tmpfs"),
-                   ("save.1", "saving the settings alone (write, fsync, rename, fsync dir)"),
+                   ("save.1", "writing the state file whole, as compaction does (write, fsync, rename, fsync dir)"),
                    ("apply.versus", "`nft -f` of the same ruleset")):
     if num(key + ".median_us") is None:
         continue
@@ -488,7 +488,7 @@ if scale_sizes:
         w("`AddEndpoint` of one more endpoint, then `RemoveEndpoint` of it, on a table already holding")
         w("N (the number of pairs in brackets; a loop stops early when it reaches its time budget):")
         w("")
-        w("| N | `AddEndpoint` median | p99 | `RemoveEndpoint` median | saving the settings alone | self-restores |")
+        w("| N | `AddEndpoint` median | p99 | `RemoveEndpoint` median | writing the state file whole | self-restores |")
         w("|---|---|---|---|---|---|")
         for n in add_bases:
             save = num("save.%d.median_us" % n)
