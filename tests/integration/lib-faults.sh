@@ -33,10 +33,6 @@
 
 KS_FAULTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KS_SRC_ROOT=$(cd "$KS_FAULTS_DIR/../.." && pwd)
-# Run by hand from a source tree: the build next to it, not the stand-in.
-if [[ -z ${KILLSWITCHD:-} && -x $KS_SRC_ROOT/build/src/killswitchd ]]; then
-    KILLSWITCHD=$KS_SRC_ROOT/build/src/killswitchd
-fi
 
 source "$KS_FAULTS_DIR/lib-bus.sh"
 

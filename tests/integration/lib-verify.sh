@@ -15,8 +15,6 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KILLSWITCHCTL=${KILLSWITCHCTL:-$(dirname "${KILLSWITCHD:-.}")/ctl/killswitchctl}
-
 # The second uplink: client side, server side, addresses.
 VF_UP2=uplink2
 VF_UP2_SRV=uplink2s
