@@ -25,7 +25,6 @@ chapter() { printf '\n%s[%s]%s %s\n' "$B" "$1" "$N" "$2"; }
 # --------------------------------------------------------------------------
 # ks_configure: the one place where the demo talks to killswitchd, the way a
 # VPN client does: over D-Bus (a private bus standing in for the system bus).
-KILLSWITCHCTL=${KILLSWITCHCTL:-$(dirname "$KILLSWITCHD")/ctl/killswitchctl}
 ks_configure() {
     [[ -n ${KS_DAEMON_PID:-} ]] || start_daemon "$KS_CLI" "$KS_TMP/state"
     say "    \$ busctl call org.killswitchd.KillSwitch1 /org/killswitchd/KillSwitch1 \\"

@@ -32,7 +32,6 @@
 # shellcheck disable=SC2034
 
 KS_FAULTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-KS_SRC_ROOT=$(cd "$KS_FAULTS_DIR/../.." && pwd)
 
 source "$KS_FAULTS_DIR/lib-bus.sh"
 
@@ -172,7 +171,7 @@ bus_restart() {
 # polkitd.
 start_policy_bus() {
     local sock=$KS_TMP/system_bus_socket conf=$KS_TMP/policy-bus.conf
-    local policy=$KS_SRC_ROOT/systemd/org.killswitchd.KillSwitch1.conf
+    local policy=$KS_SRC_DIR/systemd/org.killswitchd.KillSwitch1.conf
     [[ -r $policy ]] || ks_die "no bus policy file at $policy"
     [[ -z $KS_BUS_PID ]] || ks_die "a bus is already running"
     cat >"$conf" <<CONF
@@ -264,10 +263,10 @@ killer_result() {   # waits for the killer to end; prints what it did
 # ks_bus_fuzz_binary: sets KS_BUS_FUZZ to the built fuzzer (next to the
 # daemon's build, or $KS_BUS_FUZZ), else compiles it into the temp dir.
 ks_bus_fuzz_binary() {
-    local src=$KS_SRC_ROOT/tests/fuzz/bus/ks-bus-fuzz.c cand
+    local src=$KS_SRC_DIR/tests/fuzz/bus/ks-bus-fuzz.c cand
     if [[ -n ${KS_BUS_FUZZ:-} && -x $KS_BUS_FUZZ ]]; then return 0; fi
     for cand in "$(dirname "$KILLSWITCHD")/../tests/fuzz/bus/ks-bus-fuzz" \
-                "$KS_SRC_ROOT/build/tests/fuzz/bus/ks-bus-fuzz"; do
+                "$KS_SRC_DIR/build/tests/fuzz/bus/ks-bus-fuzz"; do
         if [[ -x $cand && $cand -nt $src ]]; then KS_BUS_FUZZ=$cand; return 0; fi
     done
     command -v cc >/dev/null || ks_die "no built ks-bus-fuzz and no C compiler"

@@ -19,7 +19,6 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KS_SRC_DIR=$(cd "$KS_LIB_DIR/../.." && pwd)
 KS_HOOK_WG=$KS_SRC_DIR/contrib/wg-quick/killswitch-wg
 KS_HOOK_OVPN=$KS_SRC_DIR/contrib/openvpn/killswitch-openvpn
 KS_HOOK_NM=$KS_SRC_DIR/contrib/networkmanager/90-killswitchd

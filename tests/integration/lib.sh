@@ -27,6 +27,7 @@
 set -euo pipefail
 
 KS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KS_SRC_DIR=$(cd "$KS_LIB_DIR/../.." && pwd)
 KS_PY=${KS_PY:-$(command -v /usr/bin/python3 || command -v python3 || true)}
 
 # Addresses (fixed: they only exist inside our namespaces).
@@ -541,7 +542,7 @@ d=json.load(open(sys.argv[1])); print(sum(v[sys.argv[2]] for v in d.values()))' 
 # Which binary: $KILLSWITCHD (ctest sets it), or the build next to this source
 # tree, as scripts/test makes it; killswitchctl beside it.
 ks_select_binary() {
-    KILLSWITCHD=${KILLSWITCHD:-$(cd "$KS_LIB_DIR/../.." && pwd)/build/src/killswitchd}
+    KILLSWITCHD=${KILLSWITCHD:-$KS_SRC_DIR/build/src/killswitchd}
     [[ -x $KILLSWITCHD ]] || ks_die "KILLSWITCHD=$KILLSWITCHD is not executable (build it, or set KILLSWITCHD)"
     KILLSWITCHCTL=${KILLSWITCHCTL:-$(dirname "$KILLSWITCHD")/ctl/killswitchctl}
 }
