@@ -13,71 +13,23 @@
 #include "log.h"
 #include "verify.h"
 
-/* ---- errors: one table from failure to the contract's names ---- */
+/* ---- errors: the contract's name for each kind ---- */
 
-/* Messages quote what the caller sent, cut to a length: a cut inside a multi-byte character
- * would make the text invalid UTF-8, which sd-bus refuses to send, and the caller would get
- * no reply at all. Drop the bytes of any broken sequence, keep the rest. */
-static void utf8_drop_invalid(char *s) {
-        unsigned char *in = (unsigned char *)s, *out = in;
-
-        while (*in) {
-                size_t n = *in < 0x80             ? 1
-                           : (*in & 0xe0) == 0xc0 ? 2
-                           : (*in & 0xf0) == 0xe0 ? 3
-                           : (*in & 0xf8) == 0xf0 ? 4
-                                                  : 0;
-                size_t i = 1;
-
-                if (n == 2 && *in < 0xc2)
-                        n = 0; /* overlong */
-                while (i < n && (in[i] & 0xc0) == 0x80)
-                        i++;
-                if (n == 0 || i < n) {
-                        in += n == 0 ? 1 : i; /* drop the broken sequence */
-                        continue;
-                }
-                memmove(out, in, n);
-                out += n;
-                in += n;
-        }
-        *out = '\0';
-}
-
-static int bus_error(sd_bus_error *error, const char *name, const char *fmt, ...) _printf_(3, 4);
-static int bus_error(sd_bus_error *error, const char *name, const char *fmt, ...) {
-        char message[2 * ERROR_MAX];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(message, sizeof(message), fmt, ap);
-        va_end(ap);
-        utf8_drop_invalid(message);
-        return sd_bus_error_set(error, name, message);
-}
-
-static const char *const failure_names[] = {
-        [FAILURE_INVALID] = SD_BUS_ERROR_INVALID_ARGS,
-        [FAILURE_LIMIT] = KS_ERROR_LIMIT_EXCEEDED,
-        [FAILURE_NOT_FOUND] = KS_ERROR_NOT_FOUND,
-        [FAILURE_KERNEL] = KS_ERROR_KERNEL,
-        [FAILURE_STATE] = KS_ERROR_STATE,
+static const char *const error_names[] = {
+        [ERROR_INVALID] = SD_BUS_ERROR_INVALID_ARGS,
+        [ERROR_LIMIT] = KS_ERROR_LIMIT_EXCEEDED,
+        [ERROR_NOT_FOUND] = KS_ERROR_NOT_FOUND,
+        [ERROR_KERNEL] = KS_ERROR_KERNEL,
+        [ERROR_STATE] = KS_ERROR_STATE,
+        [ERROR_DENIED] = SD_BUS_ERROR_ACCESS_DENIED,
 };
 
-static int reply_failure(sd_bus_error *error, const Failure *f) {
-        return bus_error(error, failure_names[f->kind], "%s", f->message);
-}
-
-static int invalid(sd_bus_error *error, const char *message) {
-        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS, "%s", message);
-}
-
-/* Validation helpers return -E2BIG for limits, anything else is malformed input. */
-static int reply_validation(sd_bus_error *error, int r, const char *message) {
-        if (r == -ENOMEM)
+/* A failure as the caller sees it. -ENOMEM, and a failure nobody put into words (the message
+ * could not be read), go back as errno, which sd-bus turns into an error of its own. */
+static int reply_error(sd_bus_error *ret_error, const Error *e, int r) {
+        if (r == -ENOMEM || !error_is_set(e))
                 return r;
-        return bus_error(error, r == -E2BIG ? KS_ERROR_LIMIT_EXCEEDED : SD_BUS_ERROR_INVALID_ARGS,
-                         "%s", message);
+        return sd_bus_error_set(ret_error, error_names[e->kind], e->message);
 }
 
 /* ---- authorization: uid 0, or polkit's org.killswitchd.manage ---- */
@@ -111,7 +63,7 @@ static int check_polkit(sd_bus_message *msg, bool *ret) {
         return 0;
 }
 
-static int check_authorized(sd_bus_message *msg, sd_bus_error *error) {
+static int check_authorized(sd_bus_message *msg, Error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         bool ok = false;
         uid_t uid;
@@ -121,7 +73,7 @@ static int check_authorized(sd_bus_message *msg, sd_bus_error *error) {
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
-                return bus_error(error, SD_BUS_ERROR_ACCESS_DENIED,
+                return error_set(error, ERROR_DENIED, -EACCES,
                                  "Cannot determine the caller's identity");
         if (uid == 0)
                 return 0;
@@ -129,7 +81,7 @@ static int check_authorized(sd_bus_message *msg, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (!ok)
-                return bus_error(error, SD_BUS_ERROR_ACCESS_DENIED,
+                return error_set(error, ERROR_DENIED, -EACCES,
                                  "Changing or probing the kill switch needs root or the polkit "
                                  "action %s",
                                  KS_POLKIT_ACTION);
@@ -138,8 +90,7 @@ static int check_authorized(sd_bus_message *msg, sd_bus_error *error) {
 
 /* ---- reading settings from a message ---- */
 
-static int read_tunnels(sd_bus_message *msg, Settings *s, sd_bus_error *error) {
-        char error_text[ERROR_MAX];
+static int read_tunnels(sd_bus_message *msg, Settings *s, Error *error) {
         const char *name;
         int r;
 
@@ -153,17 +104,16 @@ static int read_tunnels(sd_bus_message *msg, Settings *s, sd_bus_error *error) {
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_read(msg, "s", &name)) > 0) {
-                r = settings_add_tunnel(s, name, error_text);
+                r = settings_add_tunnel(s, name, error);
                 if (r < 0)
-                        return reply_validation(error, r, error_text);
+                        return r;
         }
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(msg);
 }
 
-static int read_endpoints(sd_bus_message *msg, Settings *s, sd_bus_error *error) {
-        char error_text[ERROR_MAX];
+static int read_endpoints(sd_bus_message *msg, Settings *s, Error *error) {
         const char *addr, *proto;
         uint16_t port;
         Endpoint e;
@@ -174,18 +124,18 @@ static int read_endpoints(sd_bus_message *msg, Settings *s, sd_bus_error *error)
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_read(msg, "(sqs)", &addr, &port, &proto)) > 0) {
-                r = endpoint_parse(addr, port, proto, &e, error_text);
+                r = endpoint_parse(addr, port, proto, &e, error);
                 if (r < 0)
-                        return reply_validation(error, r, error_text);
+                        return r;
                 r = settings_append_endpoint(s, &e);
                 if (r < 0)
                         return r;
         }
         if (r < 0)
                 return r;
-        r = settings_normalize_endpoints(s, error_text);
+        r = settings_normalize_endpoints(s, error);
         if (r < 0)
-                return reply_validation(error, r, error_text);
+                return r;
         return sd_bus_message_exit_container(msg);
 }
 
@@ -225,7 +175,7 @@ static int read_bool(sd_bus_message *msg, bool *ret) {
         return 0;
 }
 
-static int read_value(sd_bus_message *msg, Key k, Settings *s, sd_bus_error *error) {
+static int read_value(sd_bus_message *msg, Key k, Settings *s, Error *error) {
         switch (k) {
         case KEY_ENABLED: return read_bool(msg, &s->enabled);
         case KEY_PERSISTENT: return read_bool(msg, &s->persistent);
@@ -240,7 +190,7 @@ static int read_value(sd_bus_message *msg, Key k, Settings *s, sd_bus_error *err
 }
 
 /* Apply's a{sv} onto a copy of the settings: all keys or none. */
-static int read_settings_dict(sd_bus_message *msg, Settings *s, sd_bus_error *error) {
+static int read_settings_dict(sd_bus_message *msg, Settings *s, Error *error) {
         unsigned seen = 0;
         int r;
 
@@ -259,17 +209,17 @@ static int read_settings_dict(sd_bus_message *msg, Settings *s, sd_bus_error *er
                         if (strcmp(keys[k].name, name) == 0)
                                 break;
                 if (k == _KEY_MAX)
-                        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Unknown setting \"%.64s\"", name);
+                        return error_set(error, ERROR_INVALID, -EINVAL, "Unknown setting \"%.64s\"",
+                                         name);
                 if (seen & (1u << k))
-                        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS, "%s: given twice", name);
+                        return error_set(error, ERROR_INVALID, -EINVAL, "%s: given twice", name);
                 seen |= 1u << k;
 
                 r = sd_bus_message_peek_type(msg, &type, &contents);
                 if (r < 0)
                         return r;
                 if (strcmp(contents, keys[k].signature) != 0)
-                        return bus_error(error, SD_BUS_ERROR_INVALID_ARGS,
+                        return error_set(error, ERROR_INVALID, -EINVAL,
                                          "%s: expected type %s, got %.32s", name, keys[k].signature,
                                          contents);
                 r = sd_bus_message_enter_container(msg, 'v', contents);
@@ -292,67 +242,101 @@ static int read_settings_dict(sd_bus_message *msg, Settings *s, sd_bus_error *er
 
 /* ---- methods ---- */
 
-/* Hand a changed copy of the settings to the manager; the caller has authorized. */
-static int change_settings(Manager *m, Settings *s, sd_bus_error *error);
+/* A change to the settings, read from 'args' onto a copy of them ('property': the one being
+ * written, for property setters). */
+typedef int (*SettingsEdit)(sd_bus_message *args, const char *property, Settings *s, Error *error);
 
-/* The end of every method that changes the settings: change, then reply. */
-static int change_and_reply(Manager *m, sd_bus_message *msg, Settings *s, sd_bus_error *error) {
-        int r = change_settings(m, s, error);
+/* Every change to the settings but the endpoint verbs: authorize the call, edit a copy, and hand
+ * it to the manager, which puts it in the kernel and on disk or changes nothing. */
+static int change_settings(Manager *m, sd_bus_message *call, sd_bus_message *args,
+                           const char *property, SettingsEdit edit, Error *error) {
+        _cleanup_(settings_done) Settings s = {};
+        int r;
 
+        r = check_authorized(call, error);
+        if (r >= 0)
+                r = settings_copy(&m->settings, &s);
+        if (r >= 0)
+                r = edit(args, property, &s, error);
+        if (r >= 0)
+                r = manager_set_settings(m, &s, error);
+        return r;
+}
+
+static int method_change_settings(sd_bus_message *msg, Manager *m, SettingsEdit edit,
+                                  sd_bus_error *ret_error) {
+        Error e = {};
+        int r;
+
+        r = change_settings(m, msg, msg, NULL, edit, &e);
         if (r < 0)
-                return r;
+                return reply_error(ret_error, &e, r);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-static int change_settings(Manager *m, Settings *s, sd_bus_error *error) {
-        Failure f = {};
-        int r;
-
-        r = manager_set_settings(m, s, &f);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return reply_failure(error, &f);
+static int edit_enable(sd_bus_message *args, const char *property, Settings *s, Error *error) {
+        (void)args, (void)property, (void)error;
+        s->enabled = true;
         return 0;
 }
 
-static int method_set_enabled(sd_bus_message *msg, Manager *m, bool enabled, sd_bus_error *error) {
-        _cleanup_(settings_done) Settings s = {};
+static int edit_disable(sd_bus_message *args, const char *property, Settings *s, Error *error) {
+        (void)args, (void)property, (void)error;
+        s->enabled = false;
+        return 0;
+}
+
+static int edit_apply(sd_bus_message *args, const char *property, Settings *s, Error *error) {
+        (void)property;
+        return read_settings_dict(args, s, error);
+}
+
+static int edit_add_tunnel(sd_bus_message *args, const char *property, Settings *s, Error *error) {
+        const char *name;
         int r;
 
-        r = check_authorized(msg, error);
+        (void)property;
+        r = sd_bus_message_read(args, "s", &name);
         if (r < 0)
                 return r;
-        r = settings_copy(&m->settings, &s);
+        return settings_add_tunnel(s, name, error);
+}
+
+static int edit_remove_tunnel(sd_bus_message *args, const char *property, Settings *s,
+                              Error *error) {
+        const char *name;
+        int r;
+
+        (void)property;
+        r = sd_bus_message_read(args, "s", &name);
+        if (r >= 0)
+                r = tunnel_name_validate(name, error);
         if (r < 0)
                 return r;
-        s.enabled = enabled;
-        return change_and_reply(m, msg, &s, error);
+        if (settings_remove_tunnel(s, name) < 0)
+                return error_set(error, ERROR_NOT_FOUND, -ENOENT,
+                                 "Tunnels: \"%s\" is not in the list", name);
+        return 0;
 }
 
 static int method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return method_set_enabled(msg, userdata, true, error);
+        return method_change_settings(msg, userdata, edit_enable, error);
 }
 
 static int method_disable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return method_set_enabled(msg, userdata, false, error);
+        return method_change_settings(msg, userdata, edit_disable, error);
 }
 
 static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(settings_done) Settings s = {};
-        Manager *m = userdata;
-        int r;
+        return method_change_settings(msg, userdata, edit_apply, error);
+}
 
-        r = check_authorized(msg, error);
-        if (r < 0)
-                return r;
-        r = settings_copy(&m->settings, &s);
-        if (r < 0)
-                return r;
-        r = read_settings_dict(msg, &s, error);
-        if (r < 0)
-                return r;
-        return change_and_reply(m, msg, &s, error);
+static int method_add_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_settings(msg, userdata, edit_add_tunnel, error);
+}
+
+static int method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_settings(msg, userdata, edit_remove_tunnel, error);
 }
 
 static int append_tunnels(sd_bus_message *reply, const Settings *s) {
@@ -423,8 +407,7 @@ static int method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int read_endpoint_args(sd_bus_message *msg, Endpoint *ret, sd_bus_error *error) {
-        char error_text[ERROR_MAX];
+static int read_endpoint_args(sd_bus_message *msg, Endpoint *ret, Error *error) {
         const char *addr, *proto;
         uint16_t port;
         int r;
@@ -432,28 +415,24 @@ static int read_endpoint_args(sd_bus_message *msg, Endpoint *ret, sd_bus_error *
         r = sd_bus_message_read(msg, "sqs", &addr, &port, &proto);
         if (r < 0)
                 return r;
-        r = endpoint_parse(addr, port, proto, ret, error_text);
-        if (r < 0)
-                return invalid(error, error_text);
-        return 0;
+        return endpoint_parse(addr, port, proto, ret, error);
 }
 
-static int method_change_endpoint(sd_bus_message *msg, Manager *m, bool add, sd_bus_error *error) {
-        Failure f = {};
-        Endpoint e;
+/* The endpoint verbs change the settings in place, one element and one line (manager.c). */
+static int method_change_endpoint(sd_bus_message *msg, Manager *m, bool add,
+                                  sd_bus_error *ret_error) {
+        Error e = {};
+        Endpoint endpoint;
         int r;
 
-        r = check_authorized(msg, error);
+        r = check_authorized(msg, &e);
+        if (r >= 0)
+                r = read_endpoint_args(msg, &endpoint, &e);
+        if (r >= 0)
+                r = add ? manager_add_endpoint(m, &endpoint, &e)
+                        : manager_remove_endpoint(m, &endpoint, &e);
         if (r < 0)
-                return r;
-        r = read_endpoint_args(msg, &e, error);
-        if (r < 0)
-                return r;
-        r = add ? manager_add_endpoint(m, &e, &f) : manager_remove_endpoint(m, &e, &f);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return reply_failure(error, &f);
+                return reply_error(ret_error, &e, r);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -465,53 +444,19 @@ static int method_remove_endpoint(sd_bus_message *msg, void *userdata, sd_bus_er
         return method_change_endpoint(msg, userdata, false, error);
 }
 
-static int method_change_tunnel(sd_bus_message *msg, Manager *m, bool add, sd_bus_error *error) {
-        _cleanup_(settings_done) Settings s = {};
-        char error_text[ERROR_MAX];
-        const char *name;
-        int r;
-
-        r = check_authorized(msg, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(msg, "s", &name);
-        if (r < 0)
-                return r;
-        r = tunnel_name_validate(name, error_text);
-        if (r < 0)
-                return invalid(error, error_text);
-        r = settings_copy(&m->settings, &s);
-        if (r < 0)
-                return r;
-        if (add) {
-                r = settings_add_tunnel(&s, name, error_text);
-                if (r < 0)
-                        return reply_validation(error, r, error_text);
-        } else if (settings_remove_tunnel(&s, name) < 0)
-                return bus_error(error, KS_ERROR_NOT_FOUND, "Tunnels: \"%s\" is not in the list",
-                                 name);
-        return change_and_reply(m, msg, &s, error);
-}
-
-static int method_add_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return method_change_tunnel(msg, userdata, true, error);
-}
-
-static int method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return method_change_tunnel(msg, userdata, false, error);
-}
-
 /* Verify() → a(ssb): (name, detail, passed), a warning counting as passed. VerifyReport() →
  * a(sss): (name, status, detail), status "ok", "warning" or "fail". */
-static int verify_reply(sd_bus_message *msg, void *userdata, bool statuses, sd_bus_error *error) {
+static int verify_reply(sd_bus_message *msg, void *userdata, bool statuses,
+                        sd_bus_error *ret_error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(report_done) Report rep = {};
+        Error e = {};
         int r;
 
         /* Read-only, but it sends probe packets: not for everyone. */
-        r = check_authorized(msg, error);
+        r = check_authorized(msg, &e);
         if (r < 0)
-                return r;
+                return reply_error(ret_error, &e, r);
         r = verify_run(userdata, &rep);
         if (r < 0)
                 return r;
@@ -573,26 +518,28 @@ static int property_get_endpoint_mark(sd_bus *bus, const char *path, const char 
         return sd_bus_message_append(reply, "u", m->settings.endpoint_mark);
 }
 
-/* Writable booleans: the same path as Apply with one key. */
-static int property_set_bool(sd_bus *bus, const char *path, const char *interface,
-                             const char *property, sd_bus_message *value, void *userdata,
-                             sd_bus_error *error) {
-        _cleanup_(settings_done) Settings s = {};
-        Manager *m = userdata;
+static int edit_bool(sd_bus_message *value, const char *property, Settings *s, Error *error) {
         int b, r;
 
-        (void)path, (void)interface;
-        r = check_authorized(sd_bus_get_current_message(bus), error);
-        if (r < 0)
-                return r;
+        (void)error;
         r = sd_bus_message_read(value, "b", &b);
         if (r < 0)
                 return r;
-        r = settings_copy(&m->settings, &s);
-        if (r < 0)
-                return r;
-        *settings_bool(&s, property) = b;
-        return change_settings(m, &s, error);
+        *settings_bool(s, property) = b;
+        return 0;
+}
+
+/* Writable booleans: the same path as Apply with one key. */
+static int property_set_bool(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *value, void *userdata,
+                             sd_bus_error *ret_error) {
+        Error e = {};
+        int r;
+
+        (void)path, (void)interface;
+        r = change_settings(userdata, sd_bus_get_current_message(bus), value, property, edit_bool,
+                            &e);
+        return r < 0 ? reply_error(ret_error, &e, r) : 0;
 }
 
 static int property_get_tunnels(sd_bus *bus, const char *path, const char *interface,

@@ -96,7 +96,7 @@ static int run_boot(void) {
         _cleanup_(freep) GuardedLink *links = NULL;
         NetView v = {.lan = lan_private_ranges, .n_lan = lan_private_ranges_count};
         bool frames;
-        char error[ERROR_MAX] = "";
+        Error error = {};
         Settings s;
         Protection p;
         int r, load;
@@ -105,13 +105,14 @@ static int run_boot(void) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open nftables netlink socket: %m");
 
-        load = state_load(arg_state_dir, &s, error);
+        load = state_load(arg_state_dir, &s, &error);
         if (load == -ENOENT) {
                 log_info("No saved settings in %s: nothing to install.", arg_state_dir);
                 return 0;
         }
         if (load < 0) {
-                log_error_errno(load, "Saved settings unusable (%s): blocking all traffic.", error);
+                log_error_errno(load, "Saved settings unusable (%s): blocking all traffic.",
+                                error.message);
                 settings_init_block_all(&s);
         } else if (!s.enabled || !s.persistent) {
                 log_info("Kill switch not enabled and persistent: nothing to install.");
@@ -130,10 +131,11 @@ static int run_boot(void) {
                 log_warning_errno(r, "Failed to list the links (%m): no egress chains until the "
                                      "service starts.");
         v.links = links;
-        r = table_install(nft, &s, &v, arg_unowned, &p, &frames, error);
+        r = table_install(nft, &s, &v, arg_unowned, &p, &frames, &error);
         settings_done(&s);
         if (r < 0)
-                return log_error_errno(r, "Failed to install table inet killswitchd: %s", error);
+                return log_error_errno(r, "Failed to install table inet killswitchd: %s",
+                                       error.message);
         log_info("Table inet killswitchd installed, protection %s.", protection_to_string(p));
         /* Corrupt settings: the block-everything table is in force, but the boot failed. */
         return load < 0 ? load : 0;

@@ -76,15 +76,17 @@ static NetView manager_view(const Manager *m) {
 }
 
 /* Puts the kernel in line with s: the tables installed, or removed when disabled. */
-static int manager_commit(Manager *m, const Settings *s, Protection *ret,
-                          char error[static ERROR_MAX]) {
+static int manager_commit(Manager *m, const Settings *s, Protection *ret, Error *error) {
         NetView v = manager_view(m);
+        int r;
 
-        if (!s->enabled) {
-                *ret = PROTECTION_NONE;
-                return table_remove(m->nft, error);
-        }
-        return table_install(m->nft, s, &v, m->unowned, ret, &m->frames, error);
+        if (s->enabled)
+                return table_install(m->nft, s, &v, m->unowned, ret, &m->frames, error);
+        r = table_remove(m->nft, error);
+        if (r < 0)
+                return r;
+        *ret = PROTECTION_NONE;
+        return 0;
 }
 
 static void manager_update_network(Manager *m, bool emit);
@@ -97,30 +99,25 @@ static bool settings_equal_in_kernel(const Settings *a, const Settings *b) {
         return settings_equal(&x, b);
 }
 
-static int fail(Failure *f, FailureKind kind, int r) {
-        f->kind = kind;
-        return r;
-}
-
-static int save_failed(Manager *m, Failure *f, int r) {
-        snprintf(f->message, ERROR_MAX, "saving settings to %s: %s", m->state_dir, strerror(-r));
-        log_error("Failed to save settings: %s", f->message);
-        return fail(f, FAILURE_STATE, r);
+static int save_failed(Manager *m, Error *error, int r) {
+        log_error("Failed to save settings to %s: %s", m->state_dir, strerror(-r));
+        return error_set(error, ERROR_STATE, r, "saving settings to %s: %s", m->state_dir,
+                         strerror(-r));
 }
 
 /* Settings are written before the kernel sees them, and become the saved state only after the
  * kernel took them: a full or read-only disk refuses a change before it touches the table, so
  * no window opens. */
-static int manager_save_prepare(Manager *m, const Settings *s, StateSave *ret, Failure *f) {
+static int manager_save_prepare(Manager *m, const Settings *s, StateSave *ret, Error *error) {
         int r = state_save_prepare(&m->state, &m->settings, s, ret);
 
-        return r < 0 ? save_failed(m, f, r) : 0;
+        return r < 0 ? save_failed(m, error, r) : 0;
 }
 
-static int manager_save_finish(Manager *m, StateSave *st, Failure *f) {
+static int manager_save_finish(Manager *m, StateSave *st, Error *error) {
         int r = state_save_finish(&m->state, st);
 
-        return r < 0 ? save_failed(m, f, r) : 0;
+        return r < 0 ? save_failed(m, error, r) : 0;
 }
 
 static void manager_log_state(Manager *m) {
@@ -151,17 +148,19 @@ static bool only_tunnels_differ(const Settings *a, const Settings *b) {
 
 /* Puts the kernel from 'old' to 'new' settings, by the smallest transaction that does it. */
 static int manager_commit_change(Manager *m, const Settings *old, const Settings *new,
-                                 Protection *ret, char error[static ERROR_MAX]) {
+                                 Protection *ret, Error *error) {
         if (only_tunnels_differ(old, new)) {
-                if (table_update_tunnels(m->nft, new, error) >= 0)
+                Error refused = {};
+
+                if (table_update_tunnels(m->nft, new, &refused) >= 0)
                         return 0;
                 /* The table is not what we last wrote: rebuild it whole instead. */
-                log_warning("Tunnels update refused (%s): rebuilding the table.", error);
+                log_warning("Tunnels update refused (%s): rebuilding the table.", refused.message);
         }
         return manager_commit(m, new, ret, error);
 }
 
-int manager_set_settings(Manager *m, Settings *s, Failure *f) {
+int manager_set_settings(Manager *m, Settings *s, Error *error) {
         _cleanup_(settings_done) Settings new = *s;
         Settings old;
         StateSave st;
@@ -169,24 +168,23 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
         int r;
 
         settings_init(s);
-        r = manager_save_prepare(m, &new, &st, f);
+        r = manager_save_prepare(m, &new, &st, error);
         if (r < 0)
                 return r;
         if (!settings_equal_in_kernel(&m->settings, &new)) {
-                r = manager_commit_change(m, &m->settings, &new, &p, f->message);
+                r = manager_commit_change(m, &m->settings, &new, &p, error);
                 if (r < 0) {
                         state_save_abort(&m->state, &st);
-                        log_error("Kernel refused the new settings: %s", f->message);
-                        return fail(f, FAILURE_KERNEL, r);
+                        log_error("Kernel refused the new settings: %s",
+                                  error ? error->message : strerror(-r));
+                        return r;
                 }
         }
-        r = manager_save_finish(m, &st, f);
+        r = manager_save_finish(m, &st, error);
         if (r < 0) {
-                char ignored[ERROR_MAX];
-
                 /* Kernel and saved state must agree: put the previous table back. */
                 if (!settings_equal_in_kernel(&m->settings, &new))
-                        (void)manager_commit_change(m, &new, &m->settings, &m->protection, ignored);
+                        (void)manager_commit_change(m, &new, &m->settings, &m->protection, NULL);
                 return r;
         }
 
@@ -204,59 +202,58 @@ int manager_set_settings(Manager *m, Settings *s, Failure *f) {
 
 /* Cannot fail: the array still has room for what it held a moment ago. */
 static void endpoint_undo(Settings *s, const Endpoint *e, bool add) {
-        char ignored[ERROR_MAX];
-
-        (void)(add ? settings_remove_endpoint(s, e) : settings_add_endpoint(s, e, ignored));
+        (void)(add ? settings_remove_endpoint(s, e) : settings_add_endpoint(s, e, NULL));
 }
 
 /* One element in the kernel and one line in the state file rather than the whole table and
  * file: the cost does not grow with the set. The settings change in place first (which
  * validates), and are put back if a step fails. */
-static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Failure *f) {
+static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Error *error) {
         Settings *s = &m->settings;
         size_t n = s->n_endpoints;
-        char ignored[ERROR_MAX];
         StateSave st;
         int r;
 
-        r = add ? settings_add_endpoint(s, e, f->message) : settings_remove_endpoint(s, e);
+        r = add ? settings_add_endpoint(s, e, error) : settings_remove_endpoint(s, e);
         if (r == -ENOENT) {
                 char text[INET6_ADDRSTRLEN + 16];
 
                 (void)endpoint_format(e, text, sizeof(text));
-                snprintf(f->message, ERROR_MAX, "Endpoints: %s is not in the list", text);
-                return fail(f, FAILURE_NOT_FOUND, r);
+                return error_set(error, ERROR_NOT_FOUND, r, "Endpoints: %s is not in the list",
+                                 text);
         }
         if (r < 0)
-                return fail(f, r == -E2BIG ? FAILURE_LIMIT : FAILURE_INVALID, r);
+                return r;
         if (s->n_endpoints == n)
                 return 0; /* already there: duplicates collapse */
 
         r = state_save_prepare_endpoint(&m->state, s, e, add, &st);
         if (r < 0) {
                 endpoint_undo(s, e, add);
-                return save_failed(m, f, r);
+                return save_failed(m, error, r);
         }
         if (s->enabled) {
-                r = table_change_endpoint(m->nft, e, add, f->message);
+                Error refused = {};
+
+                r = table_change_endpoint(m->nft, e, add, &refused);
                 if (r < 0) {
                         /* The table is not what we last wrote (changed behind our back): rebuild
                          * it whole from the new settings instead. */
                         log_warning("Endpoint change refused (%s): rebuilding the table.",
-                                    f->message);
-                        r = manager_commit(m, s, &m->protection, f->message);
+                                    refused.message);
+                        r = manager_commit(m, s, &m->protection, error);
                         if (r < 0) {
                                 state_save_abort(&m->state, &st);
                                 endpoint_undo(s, e, add);
-                                return fail(f, FAILURE_KERNEL, r);
+                                return r;
                         }
                 }
         }
-        r = manager_save_finish(m, &st, f);
+        r = manager_save_finish(m, &st, error);
         if (r < 0) {
                 endpoint_undo(s, e, add);
-                if (s->enabled && table_change_endpoint(m->nft, e, !add, ignored) < 0)
-                        (void)manager_commit(m, s, &m->protection, ignored);
+                if (s->enabled && table_change_endpoint(m->nft, e, !add, NULL) < 0)
+                        (void)manager_commit(m, s, &m->protection, NULL);
                 return r;
         }
 
@@ -264,12 +261,12 @@ static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Fail
         return 0;
 }
 
-int manager_add_endpoint(Manager *m, const Endpoint *e, Failure *f) {
-        return manager_change_endpoint(m, e, true, f);
+int manager_add_endpoint(Manager *m, const Endpoint *e, Error *error) {
+        return manager_change_endpoint(m, e, true, error);
 }
 
-int manager_remove_endpoint(Manager *m, const Endpoint *e, Failure *f) {
-        return manager_change_endpoint(m, e, false, f);
+int manager_remove_endpoint(Manager *m, const Endpoint *e, Error *error) {
+        return manager_change_endpoint(m, e, false, error);
 }
 
 static int strv_push(char ***l, size_t *n, const char *s) {
@@ -387,7 +384,7 @@ static bool links_equal(const GuardedLink *a, size_t na, const GuardedLink *b, s
 static bool manager_update_lan(Manager *m, bool apply) {
         _cleanup_(freep) LanPrefix *lan = NULL, *onlink = NULL;
         _cleanup_(freep) GuardedLink *links = NULL;
-        char error[ERROR_MAX];
+        Error error = {};
         size_t n_lan, n_onlink, n_links;
         bool lan_changed;
         NetView old, now;
@@ -408,9 +405,10 @@ static bool manager_update_lan(Manager *m, bool apply) {
         if (apply && m->settings.enabled) {
                 log_info("Network changed: %zu LAN prefix(es), %zu on-link, %zu link(s) guarded.",
                          n_lan, n_onlink, n_links);
-                r = table_update_network(m->nft, &m->settings, &old, &now, m->frames, error);
+                r = table_update_network(m->nft, &m->settings, &old, &now, m->frames, &error);
                 if (r < 0)
-                        log_warning("Network update refused (%s): rebuilding the table.", error);
+                        log_warning("Network update refused (%s): rebuilding the table.",
+                                    error.message);
         } else
                 r = 0;
         SWAP(m->lan, lan);
@@ -419,8 +417,8 @@ static bool manager_update_lan(Manager *m, bool apply) {
         m->n_lan = n_lan;
         m->n_onlink = n_onlink;
         m->n_links = n_links;
-        if (r < 0 && manager_commit(m, &m->settings, &m->protection, error) < 0)
-                log_error("Failed to rebuild the table: %s", error);
+        if (r < 0 && manager_commit(m, &m->settings, &m->protection, &error) < 0)
+                log_error("Failed to rebuild the table: %s", error.message);
         return lan_changed;
 }
 
@@ -486,7 +484,7 @@ static bool manager_table_intact(Manager *m) {
 /* Someone else changed our table: put ours back whole, then say so. */
 static void on_tampered(const char *what, const char *culprit, bool lost, void *userdata) {
         Manager *m = userdata;
-        char error[ERROR_MAX];
+        Error error = {};
         int r;
 
         if (!m->settings.enabled)
@@ -502,10 +500,10 @@ static void on_tampered(const char *what, const char *culprit, bool lost, void *
                 bus_emit_tampered(m, what);
                 return;
         }
-        r = manager_commit(m, &m->settings, &m->protection, error);
+        r = manager_commit(m, &m->settings, &m->protection, &error);
         if (r < 0) {
                 log_error("Table inet killswitchd changed by %s (%s) and could not be restored: %s",
-                          culprit, what, error);
+                          culprit, what, error.message);
                 return;
         }
         m->tamper_count++;
@@ -523,11 +521,11 @@ uint64_t manager_blocked_packets(Manager *m) {
 
 /* What to enforce at start: the saved settings, or fail closed. */
 static void manager_load(Manager *m) {
-        char error[ERROR_MAX] = "";
+        Error error = {};
         TableInfo t;
         int r;
 
-        r = state_load_file(&m->state, &m->settings, error);
+        r = state_load_file(&m->state, &m->settings, &error);
         if (r >= 0)
                 return;
         if (r == -ENOENT) {
@@ -541,12 +539,12 @@ static void manager_load(Manager *m) {
                 log_error_errno(r,
                                 "Saved settings unusable (%s): blocking all traffic until "
                                 "settings are applied.",
-                                error);
+                                error.message);
         settings_init_block_all(&m->settings);
 }
 
 int manager_start(Manager *m) {
-        char error[ERROR_MAX] = "";
+        Error error = {};
         int r;
 
         manager_load(m);
@@ -561,10 +559,10 @@ int manager_start(Manager *m) {
                 NetView v = manager_view(m);
 
                 r = table_install(m->nft, &m->settings, &v, m->unowned, &m->protection, &m->frames,
-                                  error);
+                                  &error);
                 if (r < 0)
                         return log_error_errno(r, "Failed to install table inet killswitchd: %s",
-                                               error);
+                                               error.message);
         }
         manager_log_state(m);
         return bus_setup(m);

@@ -10,20 +10,6 @@
 #include "state.h"
 #include "table.h"
 
-/* Which step refused a change; bus.c turns it into the contract's D-Bus error. */
-typedef enum FailureKind {
-        FAILURE_INVALID,   /* bad input */
-        FAILURE_LIMIT,     /* too many tunnels or endpoints */
-        FAILURE_NOT_FOUND, /* removing something absent */
-        FAILURE_KERNEL,    /* the kernel refused the transaction */
-        FAILURE_STATE,     /* the settings could not be saved; the kernel was put back */
-} FailureKind;
-
-typedef struct Failure {
-        FailureKind kind;
-        char message[ERROR_MAX];
-} Failure;
-
 /* Owns the event loop, the nftables socket, the bus and the settings; every change goes through
  * here: validate → build → commit → save → emit. */
 typedef struct Manager {
@@ -67,9 +53,9 @@ int manager_run(Manager *m);
 
 /* Replaces the settings, which the caller validated: the kernel first, then the state file; on
  * failure neither changes. Takes ownership of *s in every case. */
-int manager_set_settings(Manager *m, Settings *s, Failure *f);
-int manager_add_endpoint(Manager *m, const Endpoint *e, Failure *f);
-int manager_remove_endpoint(Manager *m, const Endpoint *e, Failure *f);
+int manager_set_settings(Manager *m, Settings *s, Error *error);
+int manager_add_endpoint(Manager *m, const Endpoint *e, Error *error);
+int manager_remove_endpoint(Manager *m, const Endpoint *e, Error *error);
 
 /* Live state for the bus. The string lists are NULL-terminated; free with strv_free(). */
 int manager_active_tunnels(Manager *m, char ***ret);

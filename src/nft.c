@@ -107,7 +107,7 @@ static const char *extack_message(const struct nlmsghdr *nlh) {
 }
 
 /* Reads what the kernel queued for us: it answers the whole batch before sendmsg() returns. */
-static int read_acks(Nft *nft, const Batch *b, char error[static ERROR_MAX]) {
+static int read_acks(Nft *nft, const Batch *b, Error *error) {
         static uint8_t buf[256 * 1024];
         size_t acks = 0;
         int first_error = 0;
@@ -123,7 +123,8 @@ static int read_acks(Nft *nft, const Batch *b, char error[static ERROR_MAX]) {
                         if (errno == EAGAIN)
                                 break;
                         /* ENOBUFS: ACKs were lost, we cannot know which messages failed. */
-                        return -errno;
+                        return error_set(error, ERROR_KERNEL, -errno,
+                                         "reading the kernel's answers: %m");
                 }
                 len = (int)n;
                 for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
@@ -140,34 +141,33 @@ static int read_acks(Nft *nft, const Batch *b, char error[static ERROR_MAX]) {
                                 const char *text = extack_message(nlh);
 
                                 first_error = err->error;
-                                snprintf(error, ERROR_MAX, "kernel refused %s #%u: %s%s%s",
-                                         message_name(err->msg.nlmsg_type),
-                                         nlh->nlmsg_seq - b->seq_first, strerror(-err->error),
-                                         text ? ": " : "", text ?: "");
+                                error_set(error, ERROR_KERNEL, first_error,
+                                          "kernel refused %s #%u: %s%s%s",
+                                          message_name(err->msg.nlmsg_type),
+                                          nlh->nlmsg_seq - b->seq_first, strerror(-err->error),
+                                          text ? ": " : "", text ?: "");
                         }
                 }
         }
         if (first_error < 0)
                 return first_error;
-        if (acks != b->n_acks) {
-                snprintf(error, ERROR_MAX, "kernel answered %zu of %zu messages", acks, b->n_acks);
-                return -EPROTO;
-        }
+        if (acks != b->n_acks)
+                return error_set(error, ERROR_KERNEL, -EPROTO,
+                                 "kernel answered %zu of %zu messages", acks, b->n_acks);
         return 0;
 }
 
-int nft_commit(Nft *nft, const Batch *b, char error[static ERROR_MAX]) {
+int nft_commit(Nft *nft, const Batch *b, Error *error) {
         ssize_t n;
 
         if (b->seq_first != nft->seq)
-                return -ESTALE;
+                return error_set(error, ERROR_KERNEL, -ESTALE,
+                                 "the batch was built for another request");
         nft->seq = b->seq;
 
         n = mnl_socket_sendto(nft->nl, b->buf, b->size);
-        if (n < 0) {
-                snprintf(error, ERROR_MAX, "sending the nftables batch: %s", strerror(errno));
-                return -errno;
-        }
+        if (n < 0)
+                return error_set(error, ERROR_KERNEL, -errno, "sending the nftables batch: %m");
         return read_acks(nft, b, error);
 }
 

@@ -28,7 +28,7 @@ uint32_t nft_next_seq(const Nft *nft);
 
 /* Sends the batch and reads an ACK for every message. On failure the kernel has applied
  * nothing; 'error' names the refused message and the kernel's reason. */
-int nft_commit(Nft *nft, const Batch *b, char error[static ERROR_MAX]);
+int nft_commit(Nft *nft, const Batch *b, Error *error);
 
 /* Our tables: inet (NFPROTO_INET) for the IP stack, netdev (NFPROTO_NETDEV) for frames. */
 

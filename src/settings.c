@@ -13,16 +13,6 @@ const char *bool_to_string(bool b) {
         return b ? "true" : "false";
 }
 
-static int errorf(char error[static ERROR_MAX], int r, const char *fmt, ...) _printf_(3, 4);
-static int errorf(char error[static ERROR_MAX], int r, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(error, ERROR_MAX, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
 void settings_init(Settings *s) {
         *s = (Settings){.allow_dhcp = true};
 }
@@ -93,21 +83,23 @@ bool tunnel_name_is_pattern(const char *name) {
         return n > 0 && name[n - 1] == '*';
 }
 
-int tunnel_name_validate(const char *name, char error[static ERROR_MAX]) {
+int tunnel_name_validate(const char *name, Error *error) {
         size_t n = strnlen(name, TUNNEL_NAME_MAX + 1);
 
         if (n == 0)
-                return errorf(error, -EINVAL, "Tunnels: empty interface name");
+                return error_set(error, ERROR_INVALID, -EINVAL, "Tunnels: empty interface name");
         if (n > TUNNEL_NAME_MAX)
-                return errorf(error, -EINVAL, "Tunnels: \"%.32s\" is longer than %d bytes", name,
-                              TUNNEL_NAME_MAX);
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "Tunnels: \"%.32s\" is longer than %d bytes", name,
+                                 TUNNEL_NAME_MAX);
         /* A bare "*" would match every interface, the physical uplink included. */
         if (strcmp(name, "*") == 0)
-                return errorf(
-                        error, -EINVAL,
+                return error_set(
+                        error, ERROR_INVALID, -EINVAL,
                         "Tunnels: \"*\" would match every interface; give a prefix (\"tun*\")");
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                return errorf(error, -EINVAL, "Tunnels: \"%s\" is not an interface name", name);
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "Tunnels: \"%s\" is not an interface name", name);
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = name[i];
 
@@ -115,14 +107,14 @@ int tunnel_name_validate(const char *name, char error[static ERROR_MAX]) {
                         continue;
                 /* The kernel forbids '/', ':' and white space; we keep to printable ASCII too. */
                 if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '*')
-                        return errorf(error, -EINVAL,
-                                      "Tunnels: \"%s\" has an invalid character at byte %zu", name,
-                                      i + 1);
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "Tunnels: \"%s\" has an invalid character at byte %zu",
+                                         name, i + 1);
         }
         return 0;
 }
 
-int settings_add_tunnel(Settings *s, const char *name, char error[static ERROR_MAX]) {
+int settings_add_tunnel(Settings *s, const char *name, Error *error) {
         char **t, *copy;
         int r;
 
@@ -133,7 +125,8 @@ int settings_add_tunnel(Settings *s, const char *name, char error[static ERROR_M
                 if (strcmp(s->tunnels[i], name) == 0)
                         return 0;
         if (s->n_tunnels >= TUNNELS_MAX)
-                return errorf(error, -E2BIG, "Tunnels: more than %d entries", TUNNELS_MAX);
+                return error_set(error, ERROR_LIMIT, -E2BIG, "Tunnels: more than %d entries",
+                                 TUNNELS_MAX);
 
         copy = strdup(name);
         if (!copy)
@@ -161,7 +154,7 @@ int settings_remove_tunnel(Settings *s, const char *name) {
 }
 
 int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
-                   char error[static ERROR_MAX]) {
+                   Error *error) {
         Endpoint e = {};
 
         /* inet_pton() takes literals only: no host names, no shorthand like "10.1", no scope ids.
@@ -171,29 +164,29 @@ int endpoint_parse(const char *address, uint32_t port, const char *protocol, End
                 if (e.addr.in.s_addr == htonl(INADDR_ANY) ||
                     e.addr.in.s_addr == htonl(INADDR_BROADCAST) ||
                     IN_MULTICAST(ntohl(e.addr.in.s_addr)))
-                        return errorf(error, -EINVAL,
-                                      "Endpoints: address \"%s\" is not a unicast address",
-                                      address);
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "Endpoints: address \"%s\" is not a unicast address",
+                                         address);
         } else if (inet_pton(AF_INET6, address, &e.addr.in6) == 1) {
                 e.family = AF_INET6;
                 if (IN6_IS_ADDR_UNSPECIFIED(&e.addr.in6) || IN6_IS_ADDR_MULTICAST(&e.addr.in6))
-                        return errorf(error, -EINVAL,
-                                      "Endpoints: address \"%s\" is not a unicast address",
-                                      address);
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "Endpoints: address \"%s\" is not a unicast address",
+                                         address);
                 /* IPv4 traffic never carries a mapped address: the endpoint would never match. */
                 if (IN6_IS_ADDR_V4MAPPED(&e.addr.in6))
-                        return errorf(error, -EINVAL,
-                                      "Endpoints: address \"%s\" is IPv4-mapped; give the IPv4 "
-                                      "literal",
-                                      address);
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "Endpoints: address \"%s\" is IPv4-mapped; give the IPv4 "
+                                         "literal",
+                                         address);
         } else
-                return errorf(error, -EINVAL,
-                              "Endpoints: address \"%.64s\" is not an IPv4 or IPv6 literal",
-                              address);
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "Endpoints: address \"%.64s\" is not an IPv4 or IPv6 literal",
+                                 address);
 
         if (port < 1 || port > 65535)
-                return errorf(error, -EINVAL,
-                              "Endpoints: port %" PRIu32 " is out of range 1..65535", port);
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "Endpoints: port %" PRIu32 " is out of range 1..65535", port);
         e.port = port;
 
         if (strcmp(protocol, "udp") == 0)
@@ -201,9 +194,9 @@ int endpoint_parse(const char *address, uint32_t port, const char *protocol, End
         else if (strcmp(protocol, "tcp") == 0)
                 e.protocol = IPPROTO_TCP;
         else
-                return errorf(error, -EINVAL,
-                              "Endpoints: protocol \"%.16s\" is neither \"udp\" nor \"tcp\"",
-                              protocol);
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "Endpoints: protocol \"%.16s\" is neither \"udp\" nor \"tcp\"",
+                                 protocol);
 
         *ret = e;
         return 0;
@@ -286,7 +279,7 @@ static int endpoints_reserve(Settings *s) {
         return 0;
 }
 
-int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERROR_MAX]) {
+int settings_add_endpoint(Settings *s, const Endpoint *e, Error *error) {
         Endpoint *v;
         bool found;
         size_t i;
@@ -296,7 +289,8 @@ int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERRO
         if (found)
                 return 0;
         if (s->n_endpoints >= ENDPOINTS_MAX)
-                return errorf(error, -E2BIG, "Endpoints: more than %d entries", ENDPOINTS_MAX);
+                return error_set(error, ERROR_LIMIT, -E2BIG, "Endpoints: more than %d entries",
+                                 ENDPOINTS_MAX);
 
         r = endpoints_reserve(s);
         if (r < 0)
@@ -330,7 +324,7 @@ int settings_append_endpoint(Settings *s, const Endpoint *e) {
         return 0;
 }
 
-int settings_normalize_endpoints(Settings *s, char error[static ERROR_MAX]) {
+int settings_normalize_endpoints(Settings *s, Error *error) {
         size_t n = 0;
 
         if (s->n_endpoints == 0)
@@ -341,8 +335,8 @@ int settings_normalize_endpoints(Settings *s, char error[static ERROR_MAX]) {
                         s->endpoints[++n] = s->endpoints[i];
         s->n_endpoints = n + 1;
         if (s->n_endpoints > ENDPOINTS_MAX)
-                return errorf(error, -E2BIG, "Endpoints: %zu entries, more than %d", s->n_endpoints,
-                              ENDPOINTS_MAX);
+                return error_set(error, ERROR_LIMIT, -E2BIG, "Endpoints: %zu entries, more than %d",
+                                 s->n_endpoints, ENDPOINTS_MAX);
         return 0;
 }
 
@@ -464,45 +458,48 @@ int settings_endpoint_change_to_text(const Endpoint *e, bool add, FILE *f) {
         return endpoint_line(f, add ? "+" : "-", e);
 }
 
-static int parse_bool(const char *key, const char *v, bool *ret, char error[static ERROR_MAX]) {
+static int parse_bool(const char *key, const char *v, bool *ret, Error *error) {
         if (strcmp(v, "true") == 0)
                 *ret = true;
         else if (strcmp(v, "false") == 0)
                 *ret = false;
         else
-                return errorf(error, -EINVAL, "%s: \"%.32s\" is neither true nor false", key, v);
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "%s: \"%.32s\" is neither true nor false", key, v);
         return 0;
 }
 
-static int parse_u32(const char *key, const char *v, uint32_t *ret, char error[static ERROR_MAX]) {
+static int parse_u32(const char *key, const char *v, uint32_t *ret, Error *error) {
         uint64_t x = 0;
 
         if (!*v || strlen(v) > 10)
-                return errorf(error, -EINVAL, "%s: \"%.32s\" is not a number", key, v);
+                return error_set(error, ERROR_INVALID, -EINVAL, "%s: \"%.32s\" is not a number",
+                                 key, v);
         for (const char *p = v; *p; p++) {
                 if (*p < '0' || *p > '9')
-                        return errorf(error, -EINVAL, "%s: \"%.32s\" is not a number", key, v);
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "%s: \"%.32s\" is not a number", key, v);
                 x = x * 10 + (uint64_t)(*p - '0');
         }
         if (x > UINT32_MAX)
-                return errorf(error, -ERANGE, "%s: %.32s is out of range", key, v);
+                return error_set(error, ERROR_INVALID, -ERANGE, "%s: %.32s is out of range", key,
+                                 v);
         *ret = x;
         return 0;
 }
 
-static int endpoint_from_text(const char *v, Endpoint *ret, char error[static ERROR_MAX]) {
+static int endpoint_from_text(const char *v, Endpoint *ret, Error *error) {
         char addr[64], proto[8], extra;
         uint32_t port;
 
         if (sscanf(v, "%63s %10" SCNu32 " %7s %c", addr, &port, proto, &extra) != 3)
-                return errorf(error, -EINVAL,
-                              "Endpoint: \"%.80s\" is not \"ADDRESS PORT PROTOCOL\"", v);
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "Endpoint: \"%.80s\" is not \"ADDRESS PORT PROTOCOL\"", v);
         return endpoint_parse(addr, port, proto, ret, error);
 }
 
 /* A scalar "Key=value"; 'seen', when given, guards against repeated keys. */
-static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *seen,
-                        char error[static ERROR_MAX]) {
+static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *seen, Error *error) {
         static const char *const scalars[] = {"Enabled",   "Persistent",   "AllowLan",
                                               "AllowDhcp", "EndpointMark", "EndpointAnyUser"};
 
@@ -510,7 +507,7 @@ static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *s
                 if (strcmp(key, scalars[i]) != 0)
                         continue;
                 if (seen && (*seen & (1u << i)))
-                        return errorf(error, -EINVAL, "%s: given twice", key);
+                        return error_set(error, ERROR_INVALID, -EINVAL, "%s: given twice", key);
                 if (seen)
                         *seen |= 1u << i;
                 switch (i) {
@@ -522,17 +519,18 @@ static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *s
                 default: return parse_bool(key, v, &s->endpoint_any_user, error);
                 }
         }
-        return errorf(error, -EINVAL, "unknown key \"%.32s\"", key);
+        return error_set(error, ERROR_INVALID, -EINVAL, "unknown key \"%.32s\"", key);
 }
 
 /* One "Key=value" line of a snapshot. */
-static int parse_line(Settings *s, char *line, unsigned *seen, char error[static ERROR_MAX]) {
+static int parse_line(Settings *s, char *line, unsigned *seen, Error *error) {
         char *v = strchr(line, '=');
         Endpoint e;
         int r;
 
         if (!v)
-                return errorf(error, -EINVAL, "line \"%.64s\" is not Key=value", line);
+                return error_set(error, ERROR_INVALID, -EINVAL, "line \"%.64s\" is not Key=value",
+                                 line);
         *v++ = '\0';
 
         if (strcmp(line, "Tunnel") == 0)
@@ -550,7 +548,7 @@ static int parse_line(Settings *s, char *line, unsigned *seen, char error[static
 /* The next line of text at *pos, NUL-terminated in 'buf' (no valid line is longer; comments may
  * be, and are skipped). Returns 0 at the end, 1 for a line, 2 for a blank or comment line. */
 static int next_line(const char *text, size_t size, size_t *pos, char buf[static 256],
-                     unsigned lineno, char error[static ERROR_MAX]) {
+                     unsigned lineno, Error *error) {
         const char *p = text + *pos, *nl;
         size_t n;
 
@@ -560,18 +558,20 @@ static int next_line(const char *text, size_t size, size_t *pos, char buf[static
         n = nl ? (size_t)(nl - p) : size - *pos;
         *pos += n + (nl != NULL);
         if (memchr(p, '\0', n))
-                return errorf(error, -EBADMSG, "line %u: contains a NUL byte", lineno);
+                return error_set(error, ERROR_INVALID, -EBADMSG, "line %u: contains a NUL byte",
+                                 lineno);
         if (n == 0 || p[0] == '#')
                 return 2;
         if (n >= 256)
-                return errorf(error, -EBADMSG, "line %u: longer than 255 bytes", lineno);
+                return error_set(error, ERROR_INVALID, -EBADMSG, "line %u: longer than 255 bytes",
+                                 lineno);
         memcpy(buf, p, n);
         buf[n] = '\0';
         return 1;
 }
 
 int settings_from_text(const char *text, size_t size, Settings *ret, size_t *ret_size,
-                       char error[static ERROR_MAX]) {
+                       Error *error) {
         _cleanup_(settings_done) Settings s = {.allow_dhcp = true};
         unsigned version = 0, seen = 0, lineno = 0;
         size_t pos = 0;
@@ -584,8 +584,9 @@ int settings_from_text(const char *text, size_t size, Settings *ret, size_t *ret
                         return r;
                 if (r == 0)
                         /* A missing "end" means the file was cut short. */
-                        return errorf(error, -EBADMSG, "truncated: no \"%s\" line",
-                                      version > 0 ? "end" : "version=");
+                        return error_set(error, ERROR_INVALID, -EBADMSG,
+                                         "truncated: no \"%s\" line",
+                                         version > 0 ? "end" : "version=");
                 if (r == 2)
                         continue;
                 if (version == 0) {
@@ -594,26 +595,26 @@ int settings_from_text(const char *text, size_t size, Settings *ret, size_t *ret
                         else if (strcmp(line, "version=2") == 0)
                                 version = 2;
                         else
-                                return errorf(error, -EBADMSG,
-                                              "line %u: expected \"version=1\" or \"version=2\", "
-                                              "got \"%.32s\"",
-                                              lineno, line);
+                                return error_set(
+                                        error, ERROR_INVALID, -EBADMSG,
+                                        "line %u: expected \"version=1\" or \"version=2\", "
+                                        "got \"%.32s\"",
+                                        lineno, line);
                         continue;
                 }
                 if (strcmp(line, "end") == 0)
                         break;
                 r = parse_line(&s, line, &seen, error);
                 if (r < 0) {
-                        char m[ERROR_MAX];
-
-                        snprintf(m, sizeof(m), "line %u: %s", lineno, error);
-                        memcpy(error, m, ERROR_MAX);
-                        return r == -ENOMEM ? r : -EBADMSG;
+                        if (r == -ENOMEM)
+                                return r;
+                        return error_prefix(error, -EBADMSG, "line %u: ", lineno);
                 }
         }
         /* Only version 2 has changes after the snapshot. */
         if (pos < size && (version == 1 || !ret_size))
-                return errorf(error, -EBADMSG, "line %u: text after \"end\"", lineno + 1);
+                return error_set(error, ERROR_INVALID, -EBADMSG, "line %u: text after \"end\"",
+                                 lineno + 1);
         if (settings_normalize_endpoints(&s, error) < 0)
                 return -EBADMSG;
 
@@ -644,23 +645,26 @@ static int changes_push(SettingsChanges *c, const Endpoint *e, bool add, unsigne
 }
 
 int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsigned lineno,
-                              char error[static ERROR_MAX]) {
+                              Error *error) {
         char *v = strchr(line, '=');
         Endpoint e;
         int r;
 
         if (!v)
-                return errorf(error, -EINVAL, "line \"%.64s\" is not Key=value", line);
+                return error_set(error, ERROR_INVALID, -EINVAL, "line \"%.64s\" is not Key=value",
+                                 line);
         *v++ = '\0';
 
         if (strcmp(line, "+Tunnel") == 0) {
                 if (tunnel_listed(s, v))
-                        return errorf(error, -EINVAL, "+Tunnel: \"%s\" is already in the list", v);
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "+Tunnel: \"%s\" is already in the list", v);
                 return settings_add_tunnel(s, v, error);
         }
         if (strcmp(line, "-Tunnel") == 0) {
                 if (settings_remove_tunnel(s, v) < 0)
-                        return errorf(error, -EINVAL, "-Tunnel: \"%.32s\" is not in the list", v);
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "-Tunnel: \"%.32s\" is not in the list", v);
                 return 0;
         }
         if (strcmp(line, "+Endpoint") == 0 || strcmp(line, "-Endpoint") == 0) {
@@ -682,7 +686,7 @@ static int endpoint_change_compare(const void *a, const void *b) {
         return x->line < y->line ? -1 : x->line > y->line;
 }
 
-int settings_changes_apply(Settings *s, SettingsChanges *c, char error[static ERROR_MAX]) {
+int settings_changes_apply(Settings *s, SettingsChanges *c, Error *error) {
         _cleanup_(freep) Endpoint *v = NULL;
         size_t n = 0, i = 0, room;
 
@@ -710,9 +714,10 @@ int settings_changes_apply(Settings *s, SettingsChanges *c, char error[static ER
                                 char text[INET6_ADDRSTRLEN + 16];
 
                                 (void)endpoint_format(e, text, sizeof(text));
-                                return errorf(error, -EINVAL, "line %u: %cEndpoint=%s: %s",
-                                              c->endpoints[k].line, present ? '+' : '-', text,
-                                              present ? "already in the list" : "not in the list");
+                                return error_set(
+                                        error, ERROR_INVALID, -EINVAL, "line %u: %cEndpoint=%s: %s",
+                                        c->endpoints[k].line, present ? '+' : '-', text,
+                                        present ? "already in the list" : "not in the list");
                         }
                         present = c->endpoints[k].add;
                 }
@@ -723,8 +728,8 @@ int settings_changes_apply(Settings *s, SettingsChanges *c, char error[static ER
                 memcpy(v + n, s->endpoints + i, (s->n_endpoints - i) * sizeof(Endpoint));
         n += s->n_endpoints - i;
         if (n > ENDPOINTS_MAX)
-                return errorf(error, -E2BIG, "Endpoints: %zu entries, more than %d", n,
-                              ENDPOINTS_MAX);
+                return error_set(error, ERROR_LIMIT, -E2BIG, "Endpoints: %zu entries, more than %d",
+                                 n, ENDPOINTS_MAX);
 
         free(s->endpoints);
         s->endpoints = TAKE_PTR(v);

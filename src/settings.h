@@ -7,15 +7,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "error.h"
 #include "macro.h"
 
 /* Limits from the D-Bus contract. */
 #define TUNNELS_MAX 32
 #define TUNNEL_NAME_MAX 15 /* IFNAMSIZ - 1 */
 #define ENDPOINTS_MAX 65536
-
-/* Validation messages name the field and the value; callers pass a buffer this big. */
-#define ERROR_MAX 256
 
 typedef struct Endpoint {
         uint8_t family;   /* AF_INET or AF_INET6 */
@@ -50,15 +48,15 @@ bool settings_equal(const Settings *a, const Settings *b);
 /* The fail-closed fallback: enabled, nothing but loopback allowed. */
 void settings_init_block_all(Settings *s);
 
-int tunnel_name_validate(const char *name, char error[static ERROR_MAX]);
+int tunnel_name_validate(const char *name, Error *error);
 bool tunnel_name_is_pattern(const char *name);
 /* "wg0" matches wg0 only; "tun*" matches every name starting with "tun". */
 bool tunnel_name_matches(const char *pattern, const char *ifname);
-int settings_add_tunnel(Settings *s, const char *name, char error[static ERROR_MAX]);
+int settings_add_tunnel(Settings *s, const char *name, Error *error);
 int settings_remove_tunnel(Settings *s, const char *name);
 
 int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
-                   char error[static ERROR_MAX]);
+                   Error *error);
 int endpoint_compare(const Endpoint *a, const Endpoint *b);
 /* "198.51.100.7 51820 udp", "2001:db8::1 443 tcp" */
 int endpoint_format(const Endpoint *e, char *buf, size_t size);
@@ -67,11 +65,11 @@ const char *endpoint_address(const Endpoint *e, char *buf, size_t size);
 
 /* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT.
  * Removing never shrinks the array, so adding back what was just removed cannot fail. */
-int settings_add_endpoint(Settings *s, const Endpoint *e, char error[static ERROR_MAX]);
+int settings_add_endpoint(Settings *s, const Endpoint *e, Error *error);
 int settings_remove_endpoint(Settings *s, const Endpoint *e);
 /* Bulk loading: append in any order, then sort, collapse duplicates and check the limit. */
 int settings_append_endpoint(Settings *s, const Endpoint *e);
-int settings_normalize_endpoints(Settings *s, char error[static ERROR_MAX]);
+int settings_normalize_endpoints(Settings *s, Error *error);
 
 /* The saved form, pure; see docs/state-file.md. A snapshot: "version=2", one Key=value line per
  * setting, "end". Reading takes version 1 too, and returns the version. With 'ret_size', a
@@ -79,7 +77,7 @@ int settings_normalize_endpoints(Settings *s, char error[static ERROR_MAX]);
  * start. */
 int settings_to_text(const Settings *s, char **ret);
 int settings_from_text(const char *text, size_t size, Settings *ret, size_t *ret_size,
-                       char error[static ERROR_MAX]);
+                       Error *error);
 
 /* A change: the lines that turn one value into another. "Key=value" sets a scalar,
  * "+Tunnel=" appends a tunnel and "-Tunnel=" removes one, "+Endpoint=" and "-Endpoint=" add and
@@ -104,7 +102,7 @@ typedef struct SettingsChanges {
 
 void settings_changes_done(SettingsChanges *c);
 int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsigned lineno,
-                              char error[static ERROR_MAX]);
-int settings_changes_apply(Settings *s, SettingsChanges *c, char error[static ERROR_MAX]);
+                              Error *error);
+int settings_changes_apply(Settings *s, SettingsChanges *c, Error *error);
 
 const char *bool_to_string(bool b);

@@ -67,18 +67,18 @@ static bool commit_valid(const char *text, size_t start, const char *line, size_
 
 /* The lines of one committed change, [start, end). */
 static int apply_change(Settings *s, SettingsChanges *c, const char *text, size_t start, size_t end,
-                        unsigned lineno, char error[static ERROR_MAX]) {
+                        unsigned lineno, Error *error) {
         for (size_t pos = start; pos < end; lineno++) {
                 const char *p = text + pos, *nl = memchr(p, '\n', end - pos);
                 size_t n = (size_t)(nl - p);
-                char line[256], m[ERROR_MAX];
+                char line[256];
                 int r;
 
                 pos += n + 1;
                 if (memchr(p, '\0', n))
-                        r = -EINVAL, snprintf(error, ERROR_MAX, "contains a NUL byte");
+                        r = error_set(error, ERROR_STATE, -EINVAL, "contains a NUL byte");
                 else if (n >= sizeof(line))
-                        r = -EINVAL, snprintf(error, ERROR_MAX, "longer than 255 bytes");
+                        r = error_set(error, ERROR_STATE, -EINVAL, "longer than 255 bytes");
                 else {
                         memcpy(line, p, n);
                         line[n] = '\0';
@@ -86,11 +86,8 @@ static int apply_change(Settings *s, SettingsChanges *c, const char *text, size_
                 }
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0) {
-                        snprintf(m, sizeof(m), "line %u: %s", lineno, error);
-                        memcpy(error, m, ERROR_MAX);
-                        return -EBADMSG;
-                }
+                if (r < 0)
+                        return error_prefix(error, -EBADMSG, "line %u: ", lineno);
         }
         return 0;
 }
@@ -103,8 +100,7 @@ static unsigned count_lines(const char *text, size_t size) {
         return n;
 }
 
-int state_parse(const char *text, size_t size, Settings *ret, StateFile *ret_layout,
-                char error[static ERROR_MAX]) {
+int state_parse(const char *text, size_t size, Settings *ret, StateFile *ret_layout, Error *error) {
         _cleanup_(settings_done) Settings s = {};
         _cleanup_(settings_changes_done) SettingsChanges c = {};
         size_t pos, start, snapshot;
@@ -134,9 +130,9 @@ int state_parse(const char *text, size_t size, Settings *ret, StateFile *ret_lay
                 if (!commit_valid(text, start, line, n, changes + 1)) {
                         if (pos == size)
                                 break;
-                        snprintf(error, ERROR_MAX, "line %u: change %u does not check out",
-                                 lineno - 1, changes + 1);
-                        return -EBADMSG;
+                        return error_set(error, ERROR_STATE, -EBADMSG,
+                                         "line %u: change %u does not check out", lineno - 1,
+                                         changes + 1);
                 }
                 r = apply_change(&s, &c, text, start, (size_t)(line - text), start_line, error);
                 if (r < 0)
@@ -467,7 +463,7 @@ static int read_file(int dfd, const char *name, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int state_load_file(StateFile *f, Settings *ret, char error[static ERROR_MAX]) {
+int state_load_file(StateFile *f, Settings *ret, Error *error) {
         _cleanup_(closep) int dfd = -EBADF;
         _cleanup_(freep) char *text = NULL;
         StateFile layout = {.dir = f->dir};
@@ -477,26 +473,22 @@ int state_load_file(StateFile *f, Settings *ret, char error[static ERROR_MAX]) {
         /* Until a file we can append to is read, the next save writes it whole. */
         f->size = 0;
         dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                snprintf(error, ERROR_MAX, "cannot open state directory %s: %s", f->dir,
-                         strerror(errno));
-                return -errno;
-        }
+        if (dfd < 0)
+                return error_set(error, ERROR_STATE, -errno, "cannot open state directory %s: %m",
+                                 f->dir);
 
         remove_stale_temporaries(dfd);
         r = read_file(dfd, STATE_FILE, &text, &size);
         if (r == -ENOENT)
                 return r;
-        if (r == -ENOMEM || r == -EACCES || r == -EIO) {
-                snprintf(error, ERROR_MAX, "cannot read %s/%s: %s", f->dir, STATE_FILE,
-                         strerror(-r));
-                return r;
-        }
+        if (r == -ENOMEM || r == -EACCES || r == -EIO)
+                return error_set(error, ERROR_STATE, r, "cannot read %s/%s: %s", f->dir, STATE_FILE,
+                                 strerror(-r));
         if (r < 0)
-                snprintf(error, ERROR_MAX, "%s/%s: %s", f->dir, STATE_FILE,
-                         r == -EFBIG   ? "too large"
-                         : r == -ELOOP ? "is a symlink"
-                                       : strerror(-r));
+                error_set(error, ERROR_STATE, r, "%s/%s: %s", f->dir, STATE_FILE,
+                          r == -EFBIG   ? "too large"
+                          : r == -ELOOP ? "is a symlink"
+                                        : strerror(-r));
         else
                 r = state_parse(text, size, ret, &layout, error);
         if (r == -EBADMSG || r == -EFBIG || r == -ELOOP) {
@@ -510,7 +502,7 @@ int state_load_file(StateFile *f, Settings *ret, char error[static ERROR_MAX]) {
         return r;
 }
 
-int state_load(const char *dir, Settings *ret, char error[static ERROR_MAX]) {
+int state_load(const char *dir, Settings *ret, Error *error) {
         StateFile f = {.dir = dir};
 
         return state_load_file(&f, ret, error);

@@ -58,10 +58,10 @@ int state_save(const char *dir, const Settings *s);
 /* -ENOENT: no saved settings. -EBADMSG: corrupt; the file is moved to STATE_FILE_BAD and
  * 'error' says why. Temporary files of saves a crash cut short are removed. An unfinished change
  * at the end (a crash while it was written, so never acknowledged) is left out. */
-int state_load(const char *dir, Settings *ret, char error[static ERROR_MAX]);
+int state_load(const char *dir, Settings *ret, Error *error);
 /* The same, and where the daemon's next save goes in f (f->dir says where to look). */
-int state_load_file(StateFile *f, Settings *ret, char error[static ERROR_MAX]);
+int state_load_file(StateFile *f, Settings *ret, Error *error);
 
 /* The parser of the whole file, pure: the snapshot, then every committed change. */
 int state_parse(const char *text, size_t size, Settings *ret, StateFile *ret_layout,
-                char error[static ERROR_MAX]);
+                Error *error);

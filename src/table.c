@@ -23,34 +23,36 @@ static bool table_is_orphan(const TableInfo *t) {
         return (t->flags & (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)) == NFT_TABLE_F_PERSIST;
 }
 
+/* Every change to the tables in force ends here: the batch 'b' that a builder returned 'built'
+ * for is sent, unless building it failed. */
+static int commit(Nft *nft, const Batch *b, int built, Error *error) {
+        if (built < 0)
+                return error_set(error, ERROR_KERNEL, built, "building the nftables batch: %s",
+                                 strerror(-built));
+        return nft_commit(nft, b, error);
+}
+
 static int commit_table(Nft *nft, const Settings *s, const NetView *v, const RulesetParams *p,
-                        char error[static ERROR_MAX]) {
+                        Error *error) {
         _cleanup_(batch_done) Batch b = {};
-        int r;
 
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build(&b, s, v, p);
-        if (r < 0) {
-                snprintf(error, ERROR_MAX, "building the ruleset: %s", strerror(-r));
-                return r;
-        }
-        return nft_commit(nft, &b, error);
+        return commit(nft, &b, ruleset_build(&b, s, v, p), error);
 }
 
 /* Looks at one of our tables before replacing it: there or not, orphaned, its counter. */
 static int table_probe(Nft *nft, uint16_t family, bool unowned, bool *ret_replace, bool *ret_adopt,
-                       uint64_t *ret_packets, uint64_t *ret_bytes, char error[static ERROR_MAX]) {
+                       uint64_t *ret_packets, uint64_t *ret_bytes, Error *error) {
         TableInfo t;
         int r;
 
         r = nft_get_table(nft, family, &t);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0) {
-                snprintf(error, ERROR_MAX, "reading table %s %s: %s",
-                         family == NFPROTO_NETDEV ? "netdev" : "inet", TABLE_NAME, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return error_set(error, ERROR_KERNEL, r, "reading table %s %s: %s",
+                                 family == NFPROTO_NETDEV ? "netdev" : "inet", TABLE_NAME,
+                                 strerror(-r));
         *ret_replace = true;
         *ret_adopt = !unowned && table_is_orphan(&t);
         /* Keep counting from where we were: BlockedPackets is "since enabled". */
@@ -59,7 +61,7 @@ static int table_probe(Nft *nft, uint16_t family, bool unowned, bool *ret_replac
 }
 
 int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
-                  Protection *ret_protection, bool *ret_frames, char error[static ERROR_MAX]) {
+                  Protection *ret_protection, bool *ret_frames, Error *error) {
         RulesetParams p = {.table_flags = unowned ? 0 : TABLE_FLAGS_OWNED, .frames = true};
         int r;
 
@@ -93,60 +95,44 @@ int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
         return 0;
 }
 
-int table_remove(Nft *nft, char error[static ERROR_MAX]) {
+int table_remove(Nft *nft, Error *error) {
         _cleanup_(batch_done) Batch b = {};
         TableInfo t;
         bool inet, frames;
         int r;
 
         r = nft_get_table(nft, NFPROTO_INET, &t);
-        if (r < 0 && r != -ENOENT) {
-                snprintf(error, ERROR_MAX, "reading table inet %s: %s", TABLE_NAME, strerror(-r));
-                return r;
-        }
+        if (r < 0 && r != -ENOENT)
+                return error_set(error, ERROR_KERNEL, r, "reading table inet %s: %s", TABLE_NAME,
+                                 strerror(-r));
         inet = r >= 0;
         frames = nft_get_table(nft, NFPROTO_NETDEV, &t) >= 0;
         if (!inet && !frames)
                 return 0;
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build_delete(&b, inet, frames);
-        if (r < 0)
-                return r;
-        return nft_commit(nft, &b, error);
+        return commit(nft, &b, ruleset_build_delete(&b, inet, frames), error);
 }
 
-int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]) {
+int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, Error *error) {
         _cleanup_(batch_done) Batch b = {};
-        int r;
 
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build_endpoint_change(&b, e, add);
-        if (r < 0)
-                return r;
-        return nft_commit(nft, &b, error);
+        return commit(nft, &b, ruleset_build_endpoint_change(&b, e, add), error);
 }
 
-int table_update_tunnels(Nft *nft, const Settings *s, char error[static ERROR_MAX]) {
+int table_update_tunnels(Nft *nft, const Settings *s, Error *error) {
         _cleanup_(batch_done) Batch b = {};
-        int r;
 
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build_tunnels_update(&b, s);
-        if (r < 0)
-                return r;
-        return nft_commit(nft, &b, error);
+        return commit(nft, &b, ruleset_build_tunnels_update(&b, s), error);
 }
 
 int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
-                         bool frames, char error[static ERROR_MAX]) {
+                         bool frames, Error *error) {
         _cleanup_(batch_done) Batch b = {};
-        int r;
 
         batch_init(&b, nft_next_seq(nft));
-        r = ruleset_build_network_update(&b, s, old, now, frames);
-        if (r < 0)
-                return r;
-        return nft_commit(nft, &b, error);
+        return commit(nft, &b, ruleset_build_network_update(&b, s, old, now, frames), error);
 }
 
 int table_blocked(Nft *nft, uint64_t *ret_packets) {

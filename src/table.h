@@ -18,17 +18,17 @@ const char *protection_to_string(Protection p);
  * over. Uses owner+persist where the kernel has them, unless 'unowned'; the netdev table for
  * frames where the kernel has the egress hook (*ret_frames). */
 int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
-                  Protection *ret_protection, bool *ret_frames, char error[static ERROR_MAX]);
+                  Protection *ret_protection, bool *ret_frames, Error *error);
 
 /* Adds or deletes one endpoint element in the table in force. */
-int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, char error[static ERROR_MAX]);
+int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, Error *error);
 
 /* Refills the tunnels set of the table in force from the settings. */
-int table_update_tunnels(Nft *nft, const Settings *s, char error[static ERROR_MAX]);
+int table_update_tunnels(Nft *nft, const Settings *s, Error *error);
 
 /* Brings the network's part of the tables in force from 'old' to 'now'. */
 int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
-                         bool frames, char error[static ERROR_MAX]);
+                         bool frames, Error *error);
 
 /* Packets and frames both tables dropped. */
 int table_blocked(Nft *nft, uint64_t *ret_packets);
@@ -37,4 +37,4 @@ int table_blocked(Nft *nft, uint64_t *ret_packets);
 int table_read(Nft *nft, Lines *ret);
 
 /* Deletes our tables; 0 if there were none. */
-int table_remove(Nft *nft, char error[static ERROR_MAX]);
+int table_remove(Nft *nft, Error *error);

@@ -541,7 +541,7 @@ static int check_frames(Manager *m, Report *rep, const Lines *have, const LinkIn
 
 static int check_boot(Manager *m, Report *rep) {
         _cleanup_(settings_done) Settings saved = {};
-        char error[ERROR_MAX];
+        Error error = {};
         int r;
 
         /* A choice, not a fault: the kill switch holds now; say what it means at boot. */
@@ -553,10 +553,10 @@ static int check_boot(Manager *m, Report *rep) {
                         rep->v[rep->n - 1].warning = true;
                 return r;
         }
-        r = state_load(m->state_dir, &saved, error);
+        r = state_load(m->state_dir, &saved, &error);
         if (r < 0)
                 return report_add(rep, "boot", false, "saved settings unreadable: %s",
-                                  r == -ENOENT ? "none saved" : error);
+                                  r == -ENOENT ? "none saved" : error.message);
         if (!settings_equal(&saved, &m->settings))
                 return report_add(rep, "boot", false,
                                   "saved settings differ from those in force: the boot would "

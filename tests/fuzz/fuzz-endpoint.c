@@ -21,8 +21,9 @@ static char *next_field(char **p, char *end) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char buf[256], error[ERROR_MAX], text[128], *p = buf, *end, *addr, *proto, *name;
+        char buf[256], text[128], *p = buf, *end, *addr, *proto, *name;
         Endpoint e, again;
+        Error error = {};
         uint32_t port;
 
         /* Layout: 4 bytes of port, then "address\0protocol\0name". */
@@ -36,18 +37,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         proto = next_field(&p, end);
         name = next_field(&p, end);
 
-        if (endpoint_parse(addr, port, proto, &e, error) >= 0) {
+        if (endpoint_parse(addr, port, proto, &e, &error) < 0) {
+                /* Every refusal is put into words. */
+                if (!error_is_set(&error))
+                        abort();
+        } else {
                 char a[64], pr[8];
                 unsigned q;
 
                 if (endpoint_format(&e, text, sizeof(text)) < 0)
                         abort();
                 if (sscanf(text, "%63s %u %7s", a, &q, pr) != 3 ||
-                    endpoint_parse(a, q, pr, &again, error) < 0 ||
+                    endpoint_parse(a, q, pr, &again, &error) < 0 ||
                     endpoint_compare(&e, &again) != 0)
                         abort();
         }
-        if (tunnel_name_validate(name, error) >= 0 && (strlen(name) == 0 || strlen(name) > 15))
+        if (tunnel_name_validate(name, &error) >= 0 && (strlen(name) == 0 || strlen(name) > 15))
                 abort();
         return 0;
 }

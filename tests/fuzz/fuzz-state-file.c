@@ -12,18 +12,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(settings_done) Settings s = {}, base = {}, again = {};
         _cleanup_(freep) char *whole = NULL, *change = NULL, *file = NULL;
-        char error[ERROR_MAX], commit[STATE_COMMIT_MAX];
+        char commit[STATE_COMMIT_MAX];
+        Error error = {};
         StateFile layout, layout_again;
         size_t end, n = 0, m = 0;
         FILE *f;
 
-        if (state_parse((const char *)data, size, &s, &layout, error) < 0)
+        if (state_parse((const char *)data, size, &s, &layout, &error) < 0)
                 return 0;
 
         /* What a daemon would append to: the committed part alone says the same. */
         if (layout.size > 0) {
                 if (layout.size != size ||
-                    state_parse((const char *)data, layout.size, &again, NULL, error) < 0 ||
+                    state_parse((const char *)data, layout.size, &again, NULL, &error) < 0 ||
                     !settings_equal(&s, &again))
                         abort();
                 settings_done(&again);
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* Whole. */
         if (settings_to_text(&s, &whole) < 0)
                 abort();
-        if (state_parse(whole, strlen(whole), &again, &layout_again, error) < 0 ||
+        if (state_parse(whole, strlen(whole), &again, &layout_again, &error) < 0 ||
             !settings_equal(&s, &again) || layout_again.size != strlen(whole) ||
             layout_again.changes != 0)
                 abort();
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         whole = NULL;
 
         /* The snapshot it started from, then one change to where it ended. */
-        if (settings_from_text((const char *)data, size, &base, &end, error) < 0 ||
+        if (settings_from_text((const char *)data, size, &base, &end, &error) < 0 ||
             settings_to_text(&base, &whole) < 0)
                 abort();
         f = open_memstream(&change, &n);
@@ -54,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fprintf(f, "%s%s%s", whole, change, commit);
         if (fclose(f) != 0)
                 abort();
-        if (state_parse(file, m, &again, &layout_again, error) < 0 || !settings_equal(&s, &again) ||
-            layout_again.size != m || layout_again.changes != 1)
+        if (state_parse(file, m, &again, &layout_again, &error) < 0 ||
+            !settings_equal(&s, &again) || layout_again.size != m || layout_again.changes != 1)
                 abort();
         return 0;
 }

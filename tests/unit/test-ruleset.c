@@ -16,7 +16,7 @@
 #include "ruleset.h"
 #include "test.h"
 
-static char error[ERROR_MAX];
+static Error error;
 
 static uint8_t msg_type(const struct nlmsghdr *nlh) {
         return nlh->nlmsg_type & 0xff;
@@ -44,13 +44,13 @@ static Settings example(void) {
 
         settings_init(&s);
         s.enabled = true;
-        ASSERT_EQ(settings_add_tunnel(&s, "wg0", error), 0);
-        ASSERT_EQ(settings_add_tunnel(&s, "tun*", error), 0);
-        ASSERT_EQ(settings_add_tunnel(&s, "tun0", error), 0); /* inside tun*: merged */
-        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, error), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0);
-        ASSERT_EQ(endpoint_parse("2001:db8::1", 443, "tcp", &e, error), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0);
+        ASSERT_EQ(settings_add_tunnel(&s, "wg0", &error), 0);
+        ASSERT_EQ(settings_add_tunnel(&s, "tun*", &error), 0);
+        ASSERT_EQ(settings_add_tunnel(&s, "tun0", &error), 0); /* inside tun*: merged */
+        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
+        ASSERT_EQ(endpoint_parse("2001:db8::1", 443, "tcp", &e, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
         return s;
 }
 
@@ -472,7 +472,7 @@ TEST(many_endpoints) {
 
         settings_init(&s);
         s.enabled = true;
-        ASSERT_EQ(endpoint_parse("2001:db8::", 51820, "udp", &ep, error), 0);
+        ASSERT_EQ(endpoint_parse("2001:db8::", 51820, "udp", &ep, &error), 0);
         s.endpoints = calloc(ENDPOINTS_MAX, sizeof(Endpoint));
         for (uint32_t i = 0; i < ENDPOINTS_MAX; i++) {
                 ep.addr.in6.s6_addr[14] = (uint8_t)(i >> 8);

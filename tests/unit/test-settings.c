@@ -5,7 +5,7 @@
 #include "settings.h"
 #include "test.h"
 
-static char error[ERROR_MAX];
+static Error error;
 
 TEST(defaults) {
         Settings s;
@@ -27,15 +27,15 @@ TEST(tunnel_names) {
                 "..", "wg\t", "caf\xc3\xa9"};
 
         for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
-                ASSERT_EQ(tunnel_name_validate(good[i], error), 0);
+                ASSERT_EQ(tunnel_name_validate(good[i], &error), 0);
         for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-                error[0] = '\0';
-                ASSERT_EQ(tunnel_name_validate(bad[i], error), -EINVAL);
-                ASSERT(strncmp(error, "Tunnels: ", 9) == 0);
+                error = (Error){};
+                ASSERT_EQ(tunnel_name_validate(bad[i], &error), -EINVAL);
+                ASSERT(strncmp(error.message, "Tunnels: ", 9) == 0);
         }
         /* The message names the value. */
-        tunnel_name_validate("wg/0", error);
-        ASSERT(strstr(error, "\"wg/0\""));
+        tunnel_name_validate("wg/0", &error);
+        ASSERT(strstr(error.message, "\"wg/0\""));
         ASSERT(tunnel_name_is_pattern("tun*"));
         ASSERT(!tunnel_name_is_pattern("tun"));
 }
@@ -45,18 +45,18 @@ TEST(tunnel_list) {
         char name[8];
 
         settings_init(&s);
-        ASSERT_EQ(settings_add_tunnel(&s, "wg0", error), 0);
-        ASSERT_EQ(settings_add_tunnel(&s, "wg0", error), 0); /* duplicates collapse */
+        ASSERT_EQ(settings_add_tunnel(&s, "wg0", &error), 0);
+        ASSERT_EQ(settings_add_tunnel(&s, "wg0", &error), 0); /* duplicates collapse */
         ASSERT_EQ(s.n_tunnels, 1);
-        ASSERT_EQ(settings_add_tunnel(&s, "bad/", error), -EINVAL);
+        ASSERT_EQ(settings_add_tunnel(&s, "bad/", &error), -EINVAL);
         ASSERT_EQ(s.n_tunnels, 1);
         for (int i = 1; i < TUNNELS_MAX; i++) {
                 snprintf(name, sizeof(name), "t%d", i);
-                ASSERT_EQ(settings_add_tunnel(&s, name, error), 0);
+                ASSERT_EQ(settings_add_tunnel(&s, name, &error), 0);
         }
         ASSERT_EQ(s.n_tunnels, TUNNELS_MAX);
-        ASSERT_EQ(settings_add_tunnel(&s, "one-too-many", error), -E2BIG);
-        ASSERT(strstr(error, "32"));
+        ASSERT_EQ(settings_add_tunnel(&s, "one-too-many", &error), -E2BIG);
+        ASSERT(strstr(error.message, "32"));
         ASSERT_EQ(settings_remove_tunnel(&s, "t5"), 0);
         ASSERT_EQ(settings_remove_tunnel(&s, "t5"), -ENOENT);
         ASSERT_EQ(s.n_tunnels, TUNNELS_MAX - 1);
@@ -68,7 +68,7 @@ TEST(endpoint_parse_good) {
         Endpoint e;
         char buf[80];
 
-        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, error), 0);
+        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, &error), 0);
         ASSERT_EQ(e.family, AF_INET);
         ASSERT_EQ(e.protocol, IPPROTO_UDP);
         ASSERT_EQ(e.port, 51820);
@@ -76,14 +76,14 @@ TEST(endpoint_parse_good) {
         ASSERT_EQ(endpoint_format(&e, buf, sizeof(buf)), 0);
         ASSERT_STREQ(buf, "198.51.100.7 51820 udp");
 
-        ASSERT_EQ(endpoint_parse("2001:DB8:0::1", 443, "tcp", &e, error), 0);
+        ASSERT_EQ(endpoint_parse("2001:DB8:0::1", 443, "tcp", &e, &error), 0);
         ASSERT_EQ(e.family, AF_INET6);
         ASSERT_EQ(e.protocol, IPPROTO_TCP);
         ASSERT_EQ(endpoint_format(&e, buf, sizeof(buf)), 0);
         ASSERT_STREQ(buf, "2001:db8::1 443 tcp"); /* canonical form */
 
-        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, error), 0);
-        ASSERT_EQ(endpoint_parse("10.0.0.1", 65535, "udp", &e, error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, &error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 65535, "udp", &e, &error), 0);
 }
 
 TEST(endpoint_parse_bad) {
@@ -114,15 +114,15 @@ TEST(endpoint_parse_bad) {
         Endpoint e;
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-                error[0] = '\0';
-                ASSERT_EQ(endpoint_parse(bad[i].addr, bad[i].port, bad[i].proto, &e, error),
+                error = (Error){};
+                ASSERT_EQ(endpoint_parse(bad[i].addr, bad[i].port, bad[i].proto, &e, &error),
                           -EINVAL);
-                if (!strstr(error, bad[i].needle)) {
-                        fprintf(stderr, "message \"%s\" does not name \"%s\"\n", error,
+                if (!strstr(error.message, bad[i].needle)) {
+                        fprintf(stderr, "message \"%s\" does not name \"%s\"\n", error.message,
                                 bad[i].needle);
                         ASSERT(false);
                 }
-                ASSERT(strncmp(error, "Endpoints: ", 11) == 0);
+                ASSERT(strncmp(error.message, "Endpoints: ", 11) == 0);
         }
 }
 
@@ -131,13 +131,13 @@ TEST(endpoint_set) {
         Endpoint a, b, c;
 
         settings_init(&s);
-        ASSERT_EQ(endpoint_parse("10.0.0.2", 51820, "udp", &a, error), 0);
-        ASSERT_EQ(endpoint_parse("10.0.0.1", 51820, "udp", &b, error), 0);
-        ASSERT_EQ(endpoint_parse("10.0.0.1", 51820, "tcp", &c, error), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &a, error), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &b, error), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &c, error), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &b, error), 0); /* duplicates collapse */
+        ASSERT_EQ(endpoint_parse("10.0.0.2", 51820, "udp", &a, &error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 51820, "udp", &b, &error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 51820, "tcp", &c, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &a, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &b, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &c, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &b, &error), 0); /* duplicates collapse */
         ASSERT_EQ(s.n_endpoints, 3);
         for (size_t i = 1; i < s.n_endpoints; i++)
                 ASSERT(endpoint_compare(&s.endpoints[i - 1], &s.endpoints[i]) < 0);
@@ -151,16 +151,16 @@ TEST(endpoint_limit) {
         Endpoint e;
 
         settings_init(&s);
-        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, &error), 0);
         for (uint32_t i = 0; i < ENDPOINTS_MAX; i++) {
                 e.addr.in.s_addr = htonl(0x0a000000 + i / 2);
                 e.protocol = i % 2 ? IPPROTO_TCP : IPPROTO_UDP;
-                ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0);
+                ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
         }
         ASSERT_EQ(s.n_endpoints, ENDPOINTS_MAX);
-        ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0); /* a duplicate still collapses */
+        ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0); /* a duplicate still collapses */
         e.port = 2;
-        ASSERT_EQ(settings_add_endpoint(&s, &e, error), -E2BIG);
+        ASSERT_EQ(settings_add_endpoint(&s, &e, &error), -E2BIG);
         ASSERT_EQ(s.n_endpoints, ENDPOINTS_MAX);
 }
 
@@ -170,20 +170,20 @@ TEST(endpoint_copy_then_add) {
         Endpoint e;
 
         settings_init(&s);
-        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, error), 0);
+        ASSERT_EQ(endpoint_parse("10.0.0.1", 1, "udp", &e, &error), 0);
         for (uint16_t n = 1; n <= 40; n++) {
                 _cleanup_(settings_done) Settings c = {};
 
                 ASSERT_EQ(settings_copy(&s, &c), 0);
                 e.port = n;
-                ASSERT_EQ(settings_add_endpoint(&c, &e, error), 0);
+                ASSERT_EQ(settings_add_endpoint(&c, &e, &error), 0);
                 ASSERT_EQ(c.n_endpoints, s.n_endpoints + 1);
                 e.port = (uint16_t)(1000 + n);
                 ASSERT_EQ(settings_append_endpoint(&c, &e), 0);
-                ASSERT_EQ(settings_normalize_endpoints(&c, error), 0);
+                ASSERT_EQ(settings_normalize_endpoints(&c, &error), 0);
                 ASSERT_EQ(c.n_endpoints, s.n_endpoints + 2);
                 e.port = n;
-                ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0);
+                ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
         }
 }
 
@@ -203,7 +203,7 @@ TEST(text_round_trip) {
         _cleanup_(settings_done) Settings s, t;
         _cleanup_(freep) char *text = NULL;
 
-        ASSERT_EQ(settings_from_text(full_text, strlen(full_text), &s, NULL, error), 1);
+        ASSERT_EQ(settings_from_text(full_text, strlen(full_text), &s, NULL, &error), 1);
         ASSERT(s.enabled && s.persistent && s.allow_lan && !s.allow_dhcp);
         ASSERT_EQ(s.endpoint_mark, 4660);
         ASSERT_EQ(s.n_tunnels, 2);
@@ -211,7 +211,7 @@ TEST(text_round_trip) {
         ASSERT_EQ(s.n_endpoints, 2);
 
         ASSERT_EQ(settings_to_text(&s, &text), 0);
-        ASSERT_EQ(settings_from_text(text, strlen(text), &t, NULL, error), 2);
+        ASSERT_EQ(settings_from_text(text, strlen(text), &t, NULL, &error), 2);
         ASSERT(settings_equal(&s, &t));
         ASSERT(strstr(text, "Endpoint=2001:db8::1 443 tcp\n"));
 }
@@ -220,7 +220,7 @@ TEST(text_defaults_and_comments) {
         _cleanup_(settings_done) Settings s;
         static const char text[] = "# comment\n\nversion=1\nEnabled=true\nend"; /* no final \n */
 
-        ASSERT_EQ(settings_from_text(text, strlen(text), &s, NULL, error), 1);
+        ASSERT_EQ(settings_from_text(text, strlen(text), &s, NULL, &error), 1);
         ASSERT(s.enabled && !s.persistent && s.allow_dhcp);
 }
 
@@ -246,15 +246,15 @@ TEST(text_corrupt) {
         Settings s;
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-                error[0] = '\0';
-                if (settings_from_text(bad[i], strlen(bad[i]), &s, NULL, error) != -EBADMSG) {
+                error = (Error){};
+                if (settings_from_text(bad[i], strlen(bad[i]), &s, NULL, &error) != -EBADMSG) {
                         fprintf(stderr, "accepted corrupt text #%zu\n", i);
                         ASSERT(false);
                 }
-                ASSERT(error[0] != '\0');
+                ASSERT(error_is_set(&error));
         }
         /* A NUL byte anywhere is corruption too. */
-        ASSERT_EQ(settings_from_text("version=1\n\0end\n", 15, &s, NULL, error), -EBADMSG);
+        ASSERT_EQ(settings_from_text("version=1\n\0end\n", 15, &s, NULL, &error), -EBADMSG);
 }
 
 int main(void) {

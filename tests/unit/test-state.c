@@ -7,7 +7,7 @@
 #include "test.h"
 
 static char dir[] = "/tmp/killswitchd-test-state.XXXXXX";
-static char error[ERROR_MAX];
+static Error error;
 
 static void path_of(const char *name, char path[static 256]) {
         snprintf(path, 256, "%s/%s", dir, name);
@@ -94,7 +94,7 @@ static uint32_t crc32_slow(const char *p, size_t n) {
 static Endpoint endpoint(const char *addr, uint32_t port, const char *proto) {
         Endpoint e;
 
-        ASSERT_EQ(endpoint_parse(addr, port, proto, &e, error), 0);
+        ASSERT_EQ(endpoint_parse(addr, port, proto, &e, &error), 0);
         return e;
 }
 
@@ -102,20 +102,20 @@ static Endpoint endpoint(const char *addr, uint32_t port, const char *proto) {
 static void settings_with(Settings *s, size_t n) {
         settings_init(s);
         s->enabled = s->persistent = true;
-        ASSERT_EQ(settings_add_tunnel(s, "wg0", error), 0);
+        ASSERT_EQ(settings_add_tunnel(s, "wg0", &error), 0);
         for (size_t i = 0; i < n; i++) {
                 Endpoint e = endpoint("10.128.0.0", 51820, "udp");
 
                 e.addr.in.s_addr = htonl(0x0a800000 + (uint32_t)i);
                 ASSERT_EQ(settings_append_endpoint(s, &e), 0);
         }
-        ASSERT_EQ(settings_normalize_endpoints(s, error), 0);
+        ASSERT_EQ(settings_normalize_endpoints(s, &error), 0);
 }
 
 static void load_equals(const Settings *want) {
         _cleanup_(settings_done) Settings got = {};
 
-        ASSERT_EQ(state_load(dir, &got, error), 0);
+        ASSERT_EQ(state_load(dir, &got, &error), 0);
         ASSERT(settings_equal(want, &got));
 }
 
@@ -130,7 +130,7 @@ static void save_change(StateFile *f, const Settings *old, const Settings *new) 
 static void save_endpoint(StateFile *f, Settings *s, const Endpoint *e, bool add) {
         StateSave st;
 
-        ASSERT_EQ(add ? settings_add_endpoint(s, e, error) : settings_remove_endpoint(s, e), 0);
+        ASSERT_EQ(add ? settings_add_endpoint(s, e, &error) : settings_remove_endpoint(s, e), 0);
         ASSERT_EQ(state_save_prepare_endpoint(f, s, e, add, &st), 0);
         ASSERT_EQ(state_save_finish(f, &st), 0);
 }
@@ -140,7 +140,7 @@ static void layout_matches(const StateFile *f) {
         _cleanup_(settings_done) Settings s = {};
         StateFile again = {.dir = dir};
 
-        ASSERT_EQ(state_load_file(&again, &s, error), 0);
+        ASSERT_EQ(state_load_file(&again, &s, &error), 0);
         ASSERT_EQ(again.size, f->size);
         ASSERT_EQ(again.snapshot, f->snapshot);
         ASSERT_EQ(again.changes, f->changes);
@@ -151,7 +151,7 @@ TEST(missing) {
         Settings s;
 
         clean();
-        ASSERT_EQ(state_load(dir, &s, error), -ENOENT);
+        ASSERT_EQ(state_load(dir, &s, &error), -ENOENT);
 }
 
 TEST(crc) {
@@ -168,12 +168,12 @@ TEST(round_trip) {
         settings_init(&s);
         s.enabled = s.persistent = true;
         s.endpoint_mark = 7;
-        ASSERT_EQ(settings_add_tunnel(&s, "wg0", error), 0);
-        ASSERT_EQ(endpoint_parse("2001:db8::7", 51820, "udp", &e, error), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &e, error), 0);
+        ASSERT_EQ(settings_add_tunnel(&s, "wg0", &error), 0);
+        ASSERT_EQ(endpoint_parse("2001:db8::7", 51820, "udp", &e, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
 
         ASSERT_EQ(state_save(dir, &s), 0);
-        ASSERT_EQ(state_load(dir, &t, error), 0);
+        ASSERT_EQ(state_load(dir, &t, &error), 0);
         ASSERT(settings_equal(&s, &t));
         ASSERT(no_temporaries());
         free(read_bytes(STATE_FILE, &n));
@@ -190,7 +190,7 @@ TEST(overwrite) {
         b.allow_lan = true;
         ASSERT_EQ(state_save(dir, &a), 0);
         ASSERT_EQ(state_save(dir, &b), 0);
-        ASSERT_EQ(state_load(dir, &got, error), 0);
+        ASSERT_EQ(state_load(dir, &got, &error), 0);
         ASSERT(settings_equal(&b, &got));
 }
 
@@ -199,16 +199,16 @@ TEST(corrupt_is_moved_aside) {
 
         clean();
         write_text(STATE_FILE, "version=1\nEnabled=true\n"); /* cut short */
-        ASSERT_EQ(state_load(dir, &s, error), -EBADMSG);
-        ASSERT(strstr(error, "end"));
+        ASSERT_EQ(state_load(dir, &s, &error), -EBADMSG);
+        ASSERT(strstr(error.message, "end"));
         ASSERT(!exists(STATE_FILE));
         ASSERT(exists(STATE_FILE_BAD));
         /* The next load finds nothing rather than the same bad file. */
-        ASSERT_EQ(state_load(dir, &s, error), -ENOENT);
+        ASSERT_EQ(state_load(dir, &s, &error), -ENOENT);
 
         write_text(STATE_FILE, "\x7f"
                                "ELF garbage");
-        ASSERT_EQ(state_load(dir, &s, error), -EBADMSG);
+        ASSERT_EQ(state_load(dir, &s, &error), -EBADMSG);
         ASSERT(exists(STATE_FILE_BAD));
 }
 
@@ -221,7 +221,7 @@ TEST(symlink_refused) {
         path_of(STATE_FILE, link);
         write_text("elsewhere", "version=1\nEnabled=true\nend\n");
         ASSERT_EQ(symlink(target, link), 0);
-        ASSERT_EQ(state_load(dir, &s, error), -EBADMSG);
+        ASSERT_EQ(state_load(dir, &s, &error), -EBADMSG);
         unlink(target);
 }
 
@@ -244,7 +244,7 @@ TEST(two_steps) {
         settings_init(&b);
         b.enabled = true;
         ASSERT_EQ(state_save(dir, &a), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         settings_done(&got);
         before = read_bytes(STATE_FILE, &n_before);
 
@@ -318,7 +318,7 @@ TEST(changes) {
         clean();
         settings_with(&s, 100);
         ASSERT_EQ(state_save(dir, &s), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         ASSERT(settings_equal(&s, &got));
         n0 = f.size;
 
@@ -336,7 +336,7 @@ TEST(changes) {
                 while (s.n_tunnels > 0)
                         ASSERT_EQ(settings_remove_tunnel(&s, s.tunnels[0]), 0);
                 for (size_t j = 0; tunnel_lists[i][j]; j++)
-                        ASSERT_EQ(settings_add_tunnel(&s, tunnel_lists[i][j], error), 0);
+                        ASSERT_EQ(settings_add_tunnel(&s, tunnel_lists[i][j], &error), 0);
                 save_change(&f, &prev, &s);
                 load_equals(&s);
                 settings_done(&prev);
@@ -351,7 +351,7 @@ TEST(changes) {
         s.persistent = false;
         ASSERT_EQ(settings_remove_endpoint(&s, &s.endpoints[3]), 0);
         ASSERT_EQ(settings_remove_endpoint(&s, &s.endpoints[50]), 0);
-        ASSERT_EQ(settings_add_endpoint(&s, &e1, error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &e1, &error), 0);
         save_change(&f, &prev, &s);
         load_equals(&s);
         settings_done(&prev);
@@ -379,7 +379,7 @@ TEST(unchanged_writes_nothing) {
         clean();
         settings_with(&s, 3);
         ASSERT_EQ(state_save(dir, &s), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         before = read_bytes(STATE_FILE, &n);
         ASSERT_EQ(state_save_prepare(&f, &s, &got, &st), 0);
         ASSERT(st.fd < 0);
@@ -409,7 +409,7 @@ TEST(version_1) {
         clean();
         write_text(STATE_FILE, "# an old file\nversion=1\nEnabled=true\nPersistent=true\n"
                                "Tunnel=wg0\nEndpoint=198.51.100.7 51820 udp\nend\n");
-        ASSERT_EQ(state_load_file(&f, &s, error), 0);
+        ASSERT_EQ(state_load_file(&f, &s, &error), 0);
         ASSERT(s.enabled && s.persistent && s.allow_dhcp && !s.endpoint_any_user);
         ASSERT_EQ(s.n_endpoints, 1);
         ASSERT_EQ(f.size, 0);
@@ -418,11 +418,11 @@ TEST(version_1) {
         ASSERT(strstr(text, "\nversion=2\n"));
         ASSERT(strstr(text, "\nEndpoint=203.0.113.9 443 tcp\n"));
         ASSERT_EQ(f.changes, 0);
-        ASSERT_EQ(state_load(dir, &t, error), 0);
+        ASSERT_EQ(state_load(dir, &t, &error), 0);
         ASSERT(settings_equal(&s, &t));
         /* Version 1 has no changes after "end". */
         write_text(STATE_FILE, "version=1\nend\n+Endpoint=198.51.100.7 51820 udp\n");
-        ASSERT_EQ(state_load(dir, &t, error), -EBADMSG);
+        ASSERT_EQ(state_load(dir, &t, &error), -EBADMSG);
 }
 
 /* Power cut at any instant of an append: the file on disk is any prefix of what was written,
@@ -438,7 +438,7 @@ TEST(cut_anywhere) {
         clean();
         settings_with(&old, 20);
         ASSERT_EQ(state_save(dir, &old), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         settings_done(&got);
         save_endpoint(&f, &old, &e, true); /* a change before, to cut after */
         from = f.size;
@@ -459,7 +459,7 @@ TEST(cut_anywhere) {
                         memcpy(t, text, n);
                         if (zeros)
                                 memset(t + cut, 0, n - cut);
-                        ASSERT_EQ(state_parse(t, zeros ? n : cut, &got, &layout, error), 0);
+                        ASSERT_EQ(state_parse(t, zeros ? n : cut, &got, &layout, &error), 0);
                         ASSERT(settings_equal(&got, cut == n ? &new : &old));
                         /* The daemon appends only after a complete commit. */
                         ASSERT_EQ(layout.size, cut == n ? n : (cut == from && !zeros ? from : 0));
@@ -472,7 +472,7 @@ TEST(cut_anywhere) {
 
                 memcpy(t, text, n);
                 t[hole] = t[hole] == '0' ? '1' : '0';
-                ASSERT_EQ(state_parse(t, n, &got, NULL, error), 0);
+                ASSERT_EQ(state_parse(t, n, &got, NULL, &error), 0);
                 ASSERT(settings_equal(&got, &old));
                 settings_done(&got);
         }
@@ -490,7 +490,7 @@ TEST(damage_is_corrupt) {
         clean();
         settings_with(&s, 5);
         ASSERT_EQ(state_save(dir, &s), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         save_endpoint(&f, &s, &e1, true);
         save_endpoint(&f, &s, &e2, true);
         text = read_bytes(STATE_FILE, &n);
@@ -500,8 +500,8 @@ TEST(damage_is_corrupt) {
         ASSERT(c1);
         text[c1 - text + 18] = '8';
         write_bytes(STATE_FILE, text, n);
-        ASSERT_EQ(state_load(dir, &got, error), -EBADMSG);
-        ASSERT(strstr(error, "change 1"));
+        ASSERT_EQ(state_load(dir, &got, &error), -EBADMSG);
+        ASSERT(strstr(error.message, "change 1"));
         ASSERT(exists(STATE_FILE_BAD));
         ASSERT(!exists(STATE_FILE));
 }
@@ -542,11 +542,12 @@ TEST(changes_strict) {
         char buf[512];
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                error[0] = '\0';
+                error = (Error){};
                 forge(buf, sizeof(buf), snapshot, bad[i].change);
-                if (state_parse(buf, strlen(buf), &s, NULL, error) != -EBADMSG ||
-                    !strstr(error, bad[i].needle) || strncmp(error, "line ", 5) != 0) {
-                        fprintf(stderr, "change #%zu: \"%s\"\n", i, error);
+                if (state_parse(buf, strlen(buf), &s, NULL, &error) != -EBADMSG ||
+                    !strstr(error.message, bad[i].needle) ||
+                    strncmp(error.message, "line ", 5) != 0) {
+                        fprintf(stderr, "change #%zu: \"%s\"\n", i, error.message);
                         ASSERT(false);
                 }
         }
@@ -554,7 +555,7 @@ TEST(changes_strict) {
         forge(buf, sizeof(buf), snapshot,
               "-Endpoint=198.51.100.7 51820 udp\n+Endpoint=198.51.100.7 51820 udp\n"
               "+Tunnel=tun*\nEnabled=true\nEnabled=false\n");
-        ASSERT_EQ(state_parse(buf, strlen(buf), &s, NULL, error), 0);
+        ASSERT_EQ(state_parse(buf, strlen(buf), &s, NULL, &error), 0);
         ASSERT_EQ(s.n_endpoints, 1);
         ASSERT_EQ(s.n_tunnels, 2);
         ASSERT(!s.enabled);
@@ -570,7 +571,7 @@ TEST(compaction) {
         clean();
         settings_with(&s, 100); /* a small snapshot: changes up to 64 KiB, some 1,300 */
         ASSERT_EQ(state_save(dir, &s), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         for (unsigned i = 0; i < 2000; i++) {
                 unsigned before = f.changes;
 
@@ -601,7 +602,7 @@ TEST(not_ours_written_whole) {
         clean();
         settings_with(&s, 3);
         ASSERT_EQ(state_save(dir, &s), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         settings_done(&got);
         path_of(STATE_FILE, path);
         path_of(STATE_FILE_BAD, bad);
@@ -620,7 +621,7 @@ TEST(not_ours_written_whole) {
                 memcpy(t + n, tail, sizeof(tail));
                 write_bytes(STATE_FILE, t, n + strlen(tail));
         }
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         ASSERT(settings_equal(&s, &got));
         ASSERT_EQ(f.size, 0);
         settings_done(&got);
@@ -641,7 +642,7 @@ TEST(large) {
         clean();
         settings_with(&s, ENDPOINTS_MAX - 1);
         ASSERT_EQ(state_save(dir, &s), 0);
-        ASSERT_EQ(state_load_file(&f, &got, error), 0);
+        ASSERT_EQ(state_load_file(&f, &got, &error), 0);
         ASSERT(settings_equal(&s, &got));
         for (unsigned i = 0; i < 500; i++) {
                 Endpoint x = s.endpoints[(i * 7919) % s.n_endpoints];
@@ -666,7 +667,7 @@ TEST(stale_temporaries_removed) {
         clean();
         write_text(".settings.conf.4242.tmp", "version=1\n");
         write_text("keep.tmp", "not ours\n");
-        ASSERT_EQ(state_load(dir, &s, error), -ENOENT);
+        ASSERT_EQ(state_load(dir, &s, &error), -ENOENT);
         ASSERT(!exists(".settings.conf.4242.tmp"));
         ASSERT(exists("keep.tmp"));
         char path[256];
