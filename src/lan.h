@@ -1,23 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "network.h"
+
 /* What "the local network" means, decided from the addresses configured on the machine's
  * non-tunnel interfaces and nothing else. Pure: no sockets, no logging. See
  * docs/threat-model.md, "The local-network attacker". */
-
-typedef struct LanPrefix {
-        uint8_t family; /* AF_INET or AF_INET6 */
-        uint8_t prefixlen;
-        union {
-                struct in_addr in;
-                struct in6_addr in6;
-        } addr;
-} LanPrefix;
 
 /* The ranges a LAN prefix may come from: RFC 1918, link-local, RFC 4193 unique local. The
  * network hands out addresses (a DHCP lease, a router advertisement's autoconfigured prefix) and

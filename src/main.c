@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lan.h"
 #include "log.h"
 #include "manager.h"
 #include "state.h"

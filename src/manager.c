@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus.h"
+#include "lan.h"
 #include "log.h"
 #include "manager.h"
 
@@ -49,7 +50,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->bus_emit);
         sd_event_source_disable_unref(m->bus_reconnect);
         sd_bus_flush_close_unref(m->bus);
-        monitor_free(m->monitor);
+        tamper_watch_free(m->tamper_watch);
         netwatch_free(m->netwatch);
         free(m->tunnel_links);
         free(m->lan);
@@ -287,17 +288,15 @@ static char **strv_new(void) {
 }
 
 int manager_active_tunnels(Manager *m, char ***ret) {
-        char **l = strv_new();
+        _cleanup_(strv_freep) char **l = strv_new();
         size_t n = 0;
 
         if (!l)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_tunnel_links; i++)
-                if (m->tunnel_links[i].up && strv_push(&l, &n, m->tunnel_links[i].name) < 0) {
-                        strv_free(l);
+                if (m->tunnel_links[i].up && strv_push(&l, &n, m->tunnel_links[i].name) < 0)
                         return -ENOMEM;
-                }
-        *ret = l;
+        *ret = TAKE_PTR(l);
         return 0;
 }
 
@@ -309,7 +308,7 @@ bool manager_tunnel_up(Manager *m) {
 }
 
 int manager_lan_subnets(Manager *m, char ***ret) {
-        char **l = strv_new();
+        _cleanup_(strv_freep) char **l = strv_new();
         size_t n = 0;
 
         if (!l)
@@ -318,12 +317,10 @@ int manager_lan_subnets(Manager *m, char ***ret) {
                 char cidr[INET6_ADDRSTRLEN + 4];
 
                 if (lan_prefix_format(&m->lan[i], cidr, sizeof(cidr)) < 0 ||
-                    strv_push(&l, &n, cidr) < 0) {
-                        strv_free(l);
+                    strv_push(&l, &n, cidr) < 0)
                         return -ENOMEM;
-                }
         }
-        *ret = l;
+        *ret = TAKE_PTR(l);
         return 0;
 }
 
@@ -451,27 +448,12 @@ static void on_network_event(void *userdata) {
 }
 
 int manager_table_diff(Manager *m, const Lines *have, Lines *missing, Lines *extra) {
-        _cleanup_(lines_done) Lines want = {};
-        _cleanup_(batch_done) Batch b = {};
-        RulesetParams p = {
-                .table_flags = m->protection == PROTECTION_OWNER ? TABLE_FLAGS_OWNED : 0,
-                .frames = m->frames,
-        };
-        int r;
-
-        batch_init(&b, 0);
         NetView v = manager_view(m);
 
-        r = ruleset_build(&b, &m->settings, &v, &p);
-        if (r >= 0)
-                r = lines_add_batch(&want, &b);
-        if (r < 0)
-                return r;
-        lines_sort(&want);
-        return lines_diff(&want, have, missing, extra);
+        return table_diff(&m->settings, &v, m->protection, m->frames, have, missing, extra);
 }
 
-/* Lost nftables events (our own large commits overflow the monitor's socket too): look at the
+/* Lost nftables events (our own large commits overflow the tamper watch's socket too): look at the
  * table itself rather than assume the worst and rebuild, which would overflow it again. */
 static bool manager_table_intact(Manager *m) {
         _cleanup_(lines_done) Lines have = {}, missing = {}, extra = {};
@@ -552,7 +534,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the network: %m");
         manager_update_network(m, false);
-        r = monitor_new(m->event, nft_portid(m->nft), on_tampered, m, &m->monitor);
+        r = tamper_watch_new(m->event, nft_portid(m->nft), on_tampered, m, &m->tamper_watch);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch nftables changes: %m");
         if (m->settings.enabled) {

@@ -4,11 +4,11 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "monitor.h"
 #include "netwatch.h"
 #include "settings.h"
 #include "state.h"
 #include "table.h"
+#include "tamper.h"
 
 /* Owns the event loop, the nftables socket, the bus and the settings; every change goes through
  * here: validate → build → commit → save → emit. */
@@ -26,7 +26,7 @@ typedef struct Manager {
         bool frames;  /* the netdev table for frames is in force (the kernel has egress hooks) */
         bool unowned; /* never use owner+persist (--protection=monitor) */
 
-        Monitor *monitor;   /* others' changes to our table */
+        TamperWatch *tamper_watch; /* others' changes to our table */
         bool tamper_report; /* --tamper=report: only say so, do not undo (diagnostics, tests) */
         unsigned tamper_count;
 
@@ -63,8 +63,7 @@ bool manager_tunnel_up(Manager *m);
 int manager_lan_subnets(Manager *m, char ***ret);
 uint64_t manager_blocked_packets(Manager *m);
 
-/* What the table in the kernel ('have', from table_read()) lacks and has too much, compared
- * with what the settings require. */
+/* table_diff() for the settings, network and protection in force. */
 int manager_table_diff(Manager *m, const Lines *have, Lines *missing, Lines *extra);
 
 void strv_free(char **l);

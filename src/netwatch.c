@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "lan.h"
 #include "log.h"
 #include "netwatch.h"
 #include "settings.h"
@@ -168,7 +169,7 @@ static int links_select(Netwatch *w,
                         bool (*keep)(struct rtnl_link *link, char *const *patterns,
                                      size_t n_patterns),
                         char *const *patterns, size_t n_patterns, LinkInfo **ret, size_t *ret_n) {
-        LinkInfo *v = NULL;
+        _cleanup_(freep) LinkInfo *v = NULL;
         size_t n = 0;
 
         for (struct nl_object *o = nl_cache_get_first(w->links); o; o = nl_cache_get_next(o)) {
@@ -180,16 +181,14 @@ static int links_select(Netwatch *w,
                     link_listed(v, n, name))
                         continue;
                 t = realloc(v, (n + 1) * sizeof(LinkInfo));
-                if (!t) {
-                        free(v);
+                if (!t)
                         return -ENOMEM;
-                }
                 v = t;
                 v[n] = (LinkInfo){.up = rtnl_link_get_flags(link) & IFF_UP};
                 snprintf(v[n].name, sizeof(v[n].name), "%s", name);
                 n++;
         }
-        *ret = v;
+        *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
 }
@@ -242,14 +241,14 @@ static void prefix_push(PrefixList *l, const LanPrefix *p) {
         l->v[l->n++] = *p;
 }
 
-static int prefix_list_take(PrefixList *l, LanPrefix **ret, size_t *ret_n) {
-        if (l->r < 0) {
-                free(l->v);
-                return l->r;
-        }
+static void prefix_list_done(PrefixList *l) {
+        free(l->v);
+}
+
+/* Sorted and unique, to the caller. */
+static void prefix_list_take(PrefixList *l, LanPrefix **ret, size_t *ret_n) {
         *ret_n = lan_prefixes_normalize(l->v, l->n);
-        *ret = l->v;
-        return 0;
+        *ret = TAKE_PTR(l->v);
 }
 
 /* Only addresses: routes are what a DHCP server (option 121) or a router advertisement's
@@ -258,8 +257,7 @@ static int prefix_list_take(PrefixList *l, LanPrefix **ret, size_t *ret_n) {
  * private part is LAN (a lease of 8.8.8.10/24 must not make 8.8.8.8 "LAN"). */
 int netwatch_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, LanPrefix **ret_lan,
                       size_t *ret_n_lan, LanPrefix **ret_onlink, size_t *ret_n_onlink) {
-        PrefixList lan = {}, onlink = {};
-        int r;
+        _cleanup_(prefix_list_done) PrefixList lan = {}, onlink = {};
 
         for (struct nl_object *o = nl_cache_get_first(w->addrs); o; o = nl_cache_get_next(o)) {
                 struct rtnl_addr *a = (struct rtnl_addr *)o;
@@ -277,17 +275,13 @@ int netwatch_prefixes(Netwatch *w, char *const *patterns, size_t n_patterns, Lan
                 for (size_t i = 0, n = lan_prefix_private_parts(&p, parts); i < n; i++)
                         prefix_push(&lan, &parts[i]);
         }
-        r = prefix_list_take(&lan, ret_lan, ret_n_lan);
-        if (r < 0) {
-                free(onlink.v);
-                return r;
-        }
-        r = prefix_list_take(&onlink, ret_onlink, ret_n_onlink);
-        if (r < 0) {
-                free(*ret_lan);
-                *ret_lan = NULL;
-        }
-        return r;
+        if (lan.r < 0)
+                return lan.r;
+        if (onlink.r < 0)
+                return onlink.r;
+        prefix_list_take(&lan, ret_lan, ret_n_lan);
+        prefix_list_take(&onlink, ret_onlink, ret_n_onlink);
+        return 0;
 }
 
 /* What the kernel calls the links that tunnel: WireGuard, TUN (OpenVPN, wireguard-go and most
@@ -315,7 +309,7 @@ static LinkLayout link_layout(struct rtnl_link *link) {
 
 int netwatch_guarded_links(Netwatch *w, char *const *patterns, size_t n_patterns, GuardedLink **ret,
                            size_t *ret_n) {
-        GuardedLink *v = NULL;
+        _cleanup_(freep) GuardedLink *v = NULL;
         size_t n = 0;
 
         for (struct nl_object *o = nl_cache_get_first(w->links); o; o = nl_cache_get_next(o)) {
@@ -333,16 +327,14 @@ int netwatch_guarded_links(Netwatch *w, char *const *patterns, size_t n_patterns
                 if (named_tunnel && (!kind || kind_is_tunnel(kind)))
                         continue;
                 t = realloc(v, (n + 1) * sizeof(GuardedLink));
-                if (!t) {
-                        free(v);
+                if (!t)
                         return -ENOMEM;
-                }
                 v = t;
                 v[n] = (GuardedLink){.layout = link_layout(link), .impostor = named_tunnel};
                 snprintf(v[n].name, sizeof(v[n].name), "%s", name);
                 n++;
         }
-        *ret = v;
+        *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
 }

@@ -4,7 +4,8 @@
 #include <net/if.h>
 #include <systemd/sd-event.h>
 
-#include "ruleset.h"
+#include "macro.h"
+#include "network.h"
 
 /* Follows links, addresses and routes through libnl-route-3's cache manager on the event
  * loop: events only, no polling. libnl's -NLE_* codes stop here; callers see -errno. */
@@ -12,11 +13,6 @@ typedef struct Netwatch Netwatch;
 
 /* Called once per batch of kernel events, after the caches are up to date. */
 typedef void (*netwatch_handler_t)(void *userdata);
-
-typedef struct LinkInfo {
-        char name[IFNAMSIZ];
-        bool up;
-} LinkInfo;
 
 int netwatch_new(sd_event *event, netwatch_handler_t handler, void *userdata, Netwatch **ret);
 Netwatch *netwatch_free(Netwatch *w);

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "batch.h"
-#include "lan.h"
+#include "lan.h"      /* and network.h */
 #include "settings.h" /* netinet/in.h first: glibc then guards linux/ duplicates */
 
 #include <linux/netfilter/nf_tables.h>
@@ -20,34 +20,8 @@
 #endif
 #define TABLE_FLAGS_OWNED (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
 
-/* How the frames a link sends are laid out, for reading them at its egress hook. */
-typedef enum LinkLayout {
-        LAYOUT_ETHERNET, /* an Ethernet header, then IP or ARP: Ethernet, Wi-Fi, veth, bridges */
-        LAYOUT_IP,       /* the IP header first: PPP, raw-IP modems, TUN devices */
-        LAYOUT_OTHER,    /* unknown: only what this host routed may leave */
-} LinkLayout;
-
-/* A link whose egress hook carries a chain: neither loopback nor a genuine tunnel. */
-typedef struct GuardedLink {
-        char name[IFNAMSIZ];
-        LinkLayout layout;
-        bool impostor; /* named like a tunnel, but the kernel says it is not one */
-} GuardedLink;
-
-bool guarded_link_equal(const GuardedLink *a, const GuardedLink *b);
-
 /* "egress_" and an interface name. */
 #define LINK_CHAIN_NAME_MAX (IFNAMSIZ + 8)
-
-/* The network as the ruleset needs it. */
-typedef struct NetView {
-        const LanPrefix *lan; /* AllowLan: private prefixes of this machine's addresses */
-        size_t n_lan;
-        const LanPrefix *onlink; /* all prefixes of this machine's addresses */
-        size_t n_onlink;
-        const GuardedLink *links;
-        size_t n_links;
-} NetView;
 
 typedef struct RulesetParams {
         uint32_t table_flags;     /* TABLE_FLAGS_OWNED, or 0 where the kernel lacks persist */

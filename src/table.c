@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "inspect.h"
+#include "table-lines.h"
 #include "table.h"
 
 const char *protection_to_string(Protection p) {
@@ -185,4 +185,24 @@ int table_read(Nft *nft, Lines *ret) {
                 return r;
         lines_sort(ret);
         return 0;
+}
+
+int table_diff(const Settings *s, const NetView *v, Protection protection, bool frames,
+               const Lines *have, Lines *missing, Lines *extra) {
+        _cleanup_(lines_done) Lines want = {};
+        _cleanup_(batch_done) Batch b = {};
+        RulesetParams p = {
+                .table_flags = protection == PROTECTION_OWNER ? TABLE_FLAGS_OWNED : 0,
+                .frames = frames,
+        };
+        int r;
+
+        batch_init(&b, 0);
+        r = ruleset_build(&b, s, v, &p);
+        if (r >= 0)
+                r = lines_add_batch(&want, &b);
+        if (r < 0)
+                return r;
+        lines_sort(&want);
+        return lines_diff(&want, have, missing, extra);
 }

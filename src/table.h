@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include "inspect.h"
 #include "nft.h"
 #include "ruleset.h"
+#include "table-lines.h"
 
 typedef enum Protection {
         PROTECTION_NONE,    /* not enabled */
@@ -33,8 +33,13 @@ int table_update_network(Nft *nft, const Settings *s, const NetView *old, const 
 /* Packets and frames both tables dropped. */
 int table_blocked(Nft *nft, uint64_t *ret_packets);
 
-/* Reads our tables back from the kernel as sorted lines (see inspect.h). */
+/* Reads our tables back from the kernel as sorted lines (see table-lines.h). */
 int table_read(Nft *nft, Lines *ret);
+
+/* What the tables read back ('have', from table_read()) lack and have too much, compared with
+ * what the builder writes for these settings and this network. */
+int table_diff(const Settings *s, const NetView *v, Protection protection, bool frames,
+               const Lines *have, Lines *missing, Lines *extra);
 
 /* Deletes our tables; 0 if there were none. */
 int table_remove(Nft *nft, Error *error);

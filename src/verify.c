@@ -13,9 +13,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inspect.h"
+#include "lan.h"
 #include "log.h"
 #include "state.h"
+#include "table-lines.h"
 #include "verify.h"
 
 /* Documentation addresses (RFC 5737, RFC 3849): never routed on the internet, so a probe that

@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "inspect.h"
 #include "ruleset.h"
+#include "table-lines.h"
+
+DEFINE_FREEP(struct nftnl_chain, nftnl_chain_free)
+DEFINE_FREEP(struct nftnl_rule, nftnl_rule_free)
 
 void lines_done(Lines *l) {
         if (!l)
@@ -77,54 +80,45 @@ static const char *verdict_name(uint32_t policy) {
 }
 
 static int add_chain(Lines *l, const struct nlmsghdr *nlh) {
-        struct nftnl_chain *c = nftnl_chain_alloc();
+        _cleanup_(nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc();
         const char *name;
-        int r = 0;
 
         if (!c)
                 return -ENOMEM;
         if (nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
             strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), TABLE_NAME) != 0)
-                goto out;
+                return 0;
         name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
         if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
-                r = lines_pushf(l, "chain %s type %s hook %u priority %d policy %s%s%s", name,
-                                nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE),
-                                nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
-                                nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
-                                verdict_name(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)),
-                                nftnl_chain_is_set(c, NFTNL_CHAIN_DEV) ? " device " : "",
-                                nftnl_chain_is_set(c, NFTNL_CHAIN_DEV)
-                                        ? nftnl_chain_get_str(c, NFTNL_CHAIN_DEV)
-                                        : "");
-        else
-                r = lines_pushf(l, "chain %s", name);
-out:
-        nftnl_chain_free(c);
-        return r;
+                return lines_pushf(l, "chain %s type %s hook %u priority %d policy %s%s%s", name,
+                                   nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE),
+                                   nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
+                                   nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
+                                   verdict_name(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)),
+                                   nftnl_chain_is_set(c, NFTNL_CHAIN_DEV) ? " device " : "",
+                                   nftnl_chain_is_set(c, NFTNL_CHAIN_DEV)
+                                           ? nftnl_chain_get_str(c, NFTNL_CHAIN_DEV)
+                                           : "");
+        return lines_pushf(l, "chain %s", name);
 }
 
 /* libnftnl's rendering of the expressions, without its header line (family, table, handle). */
 static int add_rule(Lines *l, const struct nlmsghdr *nlh) {
-        struct nftnl_rule *rule = nftnl_rule_alloc();
+        _cleanup_(nftnl_rule_freep) struct nftnl_rule *rule = nftnl_rule_alloc();
         char buf[4096], *exprs, *p;
-        int r = 0;
 
         if (!rule)
                 return -ENOMEM;
         if (nftnl_rule_nlmsg_parse(nlh, rule) < 0 ||
             strcmp(nftnl_rule_get_str(rule, NFTNL_RULE_TABLE), TABLE_NAME) != 0)
-                goto out;
+                return 0;
         nftnl_rule_snprintf(buf, sizeof(buf), rule, NFTNL_OUTPUT_DEFAULT, 0);
         exprs = strchr(buf, '\n');
         exprs = exprs ? exprs + 1 : buf;
         for (p = exprs; *p; p++)
                 if (*p == '\n')
                         *p = ' ';
-        r = lines_pushf(l, "rule %s %s", nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN), exprs);
-out:
-        nftnl_rule_free(rule);
-        return r;
+        return lines_pushf(l, "rule %s %s", nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN), exprs);
 }
 
 static int add_set(Lines *l, const struct nlmsghdr *nlh) {

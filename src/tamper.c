@@ -10,24 +10,24 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "monitor.h"
 #include "ruleset.h"
+#include "tamper.h"
 
-struct Monitor {
+struct TamperWatch {
         struct mnl_socket *nl;
         sd_event_source *io;
         uint32_t self;
-        monitor_handler_t handler;
+        tamper_handler_t handler;
         void *userdata;
 };
 
-Monitor *monitor_free(Monitor *m) {
-        if (!m)
+TamperWatch *tamper_watch_free(TamperWatch *w) {
+        if (!w)
                 return NULL;
-        sd_event_source_disable_unref(m->io);
-        if (m->nl)
-                mnl_socket_close(m->nl);
-        free(m);
+        sd_event_source_disable_unref(w->io);
+        if (w->nl)
+                mnl_socket_close(w->nl);
+        free(w);
         return NULL;
 }
 
@@ -94,11 +94,11 @@ static int change_rank(uint16_t type) {
         }
 }
 
-static void scan_message(Monitor *m, const struct nlmsghdr *nlh, Scan *s) {
+static void scan_message(TamperWatch *w, const struct nlmsghdr *nlh, Scan *s) {
         const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
         const char *table;
 
-        if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || nlh->nlmsg_pid == m->self)
+        if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES || nlh->nlmsg_pid == w->self)
                 return;
         /* Each transaction ends with NEWGEN, which names the process that committed it. */
         if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWGEN) {
@@ -132,7 +132,7 @@ static void scan_message(Monitor *m, const struct nlmsghdr *nlh, Scan *s) {
 
 static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         static uint8_t buf[64 * 1024];
-        Monitor *m = userdata;
+        TamperWatch *w = userdata;
         Scan s = {};
 
         (void)source, (void)revents;
@@ -154,42 +154,42 @@ static int on_readable(sd_event_source *source, int fd, uint32_t revents, void *
                 len = (int)n;
                 for (const struct nlmsghdr *nlh = (const void *)buf; mnl_nlmsg_ok(nlh, len);
                      nlh = mnl_nlmsg_next(nlh, &len))
-                        scan_message(m, nlh, &s);
+                        scan_message(w, nlh, &s);
         }
         if (s.tampered)
-                m->handler(s.what, s.culprit[0] ? s.culprit : "unknown process", s.lost,
-                           m->userdata);
+                w->handler(s.what, s.culprit[0] ? s.culprit : "unknown process", s.lost,
+                           w->userdata);
         return 0;
 }
 
-int monitor_new(sd_event *event, uint32_t self, monitor_handler_t handler, void *userdata,
-                Monitor **ret) {
-        _cleanup_(monitor_freep) Monitor *m = NULL;
+int tamper_watch_new(sd_event *event, uint32_t self, tamper_handler_t handler, void *userdata,
+                     TamperWatch **ret) {
+        _cleanup_(tamper_watch_freep) TamperWatch *w = NULL;
         int group = NFNLGRP_NFTABLES, size = 4 * 1024 * 1024, r;
 
-        m = calloc(1, sizeof(Monitor));
-        if (!m)
+        w = calloc(1, sizeof(TamperWatch));
+        if (!w)
                 return -ENOMEM;
-        m->self = self;
-        m->handler = handler;
-        m->userdata = userdata;
+        w->self = self;
+        w->handler = handler;
+        w->userdata = userdata;
 
-        m->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (!m->nl)
+        w->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (!w->nl)
                 return -errno;
-        if (mnl_socket_bind(m->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+        if (mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0)
                 return -errno;
-        if (mnl_socket_setsockopt(m->nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
+        if (mnl_socket_setsockopt(w->nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
                 return -errno;
         /* A flush of a large table is a burst of events: make room so that few are lost. */
-        if (setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) <
+        if (setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) <
             0)
-                (void)setsockopt(mnl_socket_get_fd(m->nl), SOL_SOCKET, SO_RCVBUF, &size,
+                (void)setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_RCVBUF, &size,
                                  sizeof(size));
 
-        r = sd_event_add_io(event, &m->io, mnl_socket_get_fd(m->nl), EPOLLIN, on_readable, m);
+        r = sd_event_add_io(event, &w->io, mnl_socket_get_fd(w->nl), EPOLLIN, on_readable, w);
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(m);
+        *ret = TAKE_PTR(w);
         return 0;
 }
