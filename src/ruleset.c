@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "intervals.h"
 #include "ruleset.h"
 
 /* Data types as nft(8) numbers them, so that "nft list" prints our sets readably. */
@@ -417,52 +418,7 @@ static void elems_add(ElemWriter *w, const void *key, uint32_t len, uint32_t fla
                 elems_flush(w);
 }
 
-/* ---- intervals: tunnel name prefixes and LAN prefixes ---- */
-
-/* [lo, end) over big-endian byte strings; open: no end, up to the largest key. */
-typedef struct Interval {
-        uint8_t lo[IFNAMSIZ];
-        uint8_t end[IFNAMSIZ];
-        bool open;
-} Interval;
-
-/* Adds one; false when it wraps (the interval then runs to the end of the key space). */
-static bool key_increment(uint8_t *k, size_t len) {
-        for (size_t i = len; i-- > 0;)
-                if (++k[i] != 0)
-                        return true;
-        return false;
-}
-
-static size_t interval_key_len;
-
-static int interval_compare(const void *a, const void *b) {
-        return memcmp(((const Interval *)a)->lo, ((const Interval *)b)->lo, interval_key_len);
-}
-
-/* Sorts and merges overlapping and touching intervals: the kernel rejects overlaps. */
-static size_t intervals_merge(Interval *v, size_t n, size_t len) {
-        size_t m = 0;
-
-        if (n == 0)
-                return 0;
-        interval_key_len = len;
-        qsort(v, n, sizeof(Interval), interval_compare);
-        for (size_t i = 1; i < n; i++) {
-                Interval *cur = &v[m];
-
-                if (cur->open || memcmp(v[i].lo, cur->end, len) <= 0) {
-                        if (cur->open)
-                                continue;
-                        if (v[i].open || memcmp(v[i].end, cur->end, len) > 0) {
-                                memcpy(cur->end, v[i].end, len);
-                                cur->open = v[i].open;
-                        }
-                } else
-                        v[++m] = v[i];
-        }
-        return m + 1;
-}
+/* ---- the sets' elements ---- */
 
 /* An interval set as the kernel's rbtree backend takes it, the way nft(8) writes it: a leading
  * end marker at zero, then each start key and, unless open, its end key with INTERVAL_END. */
@@ -479,37 +435,6 @@ static void emit_intervals(Builder *b, int set, Interval *v, size_t n, size_t le
                         elems_add(&w, v[i].end, len, NFT_SET_ELEM_INTERVAL_END);
         }
         elems_flush(&w);
-}
-
-static void tunnel_interval(const char *name, Interval *ret) {
-        size_t n = strlen(name);
-
-        *ret = (Interval){};
-        if (tunnel_name_is_pattern(name))
-                n--;
-        memcpy(ret->lo, name, n);
-        /* "wg0" is the single key "wg0\0...\0"; "tun*" is every key that starts with "tun". */
-        memcpy(ret->end, ret->lo, IFNAMSIZ);
-        if (tunnel_name_is_pattern(name))
-                ret->open = !key_increment(ret->end, n);
-        else
-                ret->open = !key_increment(ret->end, IFNAMSIZ);
-}
-
-static void prefix_interval(const LanPrefix *p, Interval *ret) {
-        size_t len = p->family == AF_INET ? 4 : 16;
-        unsigned plen = p->prefixlen > len * 8 ? len * 8 : p->prefixlen;
-
-        *ret = (Interval){};
-        memcpy(ret->lo, &p->addr, len);
-        for (size_t i = 0; i < len; i++) {
-                unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
-                uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
-
-                ret->lo[i] &= mask;
-                ret->end[i] = ret->lo[i] | (uint8_t)~mask;
-        }
-        ret->open = !key_increment(ret->end, len);
 }
 
 /* The interfaces inside: the tunnels, and loopback, so that one lookup decides both. */
