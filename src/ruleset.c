@@ -3,13 +3,6 @@
 #include <netinet/in.h>
 
 #include <arpa/inet.h>
-#include <libmnl/libmnl.h>
-#include <libnftnl/chain.h>
-#include <libnftnl/expr.h>
-#include <libnftnl/object.h>
-#include <libnftnl/rule.h>
-#include <libnftnl/set.h>
-#include <libnftnl/table.h>
 #include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -20,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "intervals.h"
+#include "nft-builder.h"
 #include "ruleset.h"
 
 /* Data types as nft(8) numbers them, so that "nft list" prints our sets readably. */
@@ -52,9 +46,6 @@ static const char *const set_names[] = {
         [SET_ONLINK6] = "onlink6",
 };
 
-/* Elements per NEWSETELEM message: keeps each message far below BATCH_MESSAGE_MAX. */
-#define ELEMS_PER_MESSAGE 512
-
 /* After NAT (srcnat is 100) and after any other table: a packet that another table re-routed
  * after our output chain is checked again on its way out. */
 #define PRIORITY_POSTROUTING_LAST 500
@@ -64,134 +55,9 @@ static const char *const set_names[] = {
 /* Every concatenation member takes whole 32-bit registers. */
 #define KEY_MAX 24
 
-typedef struct Builder {
-        Batch *batch;
-        const Settings *settings;
-        uint16_t family; /* NFPROTO_INET, or NFPROTO_NETDEV for the frames table */
-        int r;           /* first error; later calls do nothing */
-} Builder;
-
-/* Set ids name sets created in the same batch; the netdev table's are numbered apart. */
-static uint32_t set_id(const Builder *b, int set) {
-        return (uint32_t)set + (b->family == NFPROTO_NETDEV ? SET_COUNT : 0);
-}
-
 typedef enum Direction { EGRESS, INGRESS } Direction;
 
-static void builder_fail(Builder *b, int r) {
-        if (b->r >= 0)
-                b->r = r;
-}
-
 /* ---- rule expressions ---- */
-
-/* The i-th 32-bit register, written the way the kernel reports it back: at a 128-bit boundary
- * as NFT_REG_1..4, else as NFT_REG32_nn. Both mean the same to the kernel; one spelling lets
- * Verify compare what we wrote with what the kernel holds. */
-static uint32_t reg32(unsigned i) {
-        return i % 4 == 0 ? NFT_REG_1 + i / 4 : NFT_REG32_00 + i;
-}
-
-static void put_expr(Builder *b, struct nftnl_rule *r, struct nftnl_expr *e) {
-        if (!e) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_rule_add_expr(r, e);
-}
-
-static void put_meta(Builder *b, struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_cmp(Builder *b, struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data,
-                    uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_payload(Builder *b, struct nftnl_rule *r, uint32_t base, uint32_t offset,
-                        uint32_t len, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set) {
-        struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-                nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set_names[set]);
-                /* The set is created in this same batch: the kernel finds it by its id. */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id(b, set));
-                /* The kernel reports the flags even when zero: say them, to compare alike. */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
-        }
-        put_expr(b, r, e);
-}
-
-/* reg &= mask */
-static void put_bitwise_and(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask,
-                            uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-        static const uint8_t zero[16];
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_verdict(Builder *b, struct nftnl_rule *r, int verdict, const char *chain) {
-        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
-                if (chain)
-                        nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-        }
-        put_expr(b, r, e);
-}
-
-/* Count into the named counter, then drop. */
-static void put_counted_drop(Builder *b, struct nftnl_rule *r) {
-        struct nftnl_expr *e = nftnl_expr_alloc("objref");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
-                nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, COUNTER_NAME);
-        }
-        put_expr(b, r, e);
-        put_verdict(b, r, NF_DROP, NULL);
-}
-
-static void put_u8_eq(Builder *b, struct nftnl_rule *r, uint32_t reg, uint8_t v) {
-        put_cmp(b, r, reg, NFT_CMP_EQ, &v, sizeof(v));
-}
 
 static void put_nfproto(Builder *b, struct nftnl_rule *r, int family) {
         put_meta(b, r, NFT_META_NFPROTO, reg32(0));
@@ -210,246 +76,21 @@ static void put_port_eq(Builder *b, struct nftnl_rule *r, uint32_t offset, uint1
         put_cmp(b, r, reg32(0), NFT_CMP_EQ, &be, sizeof(be));
 }
 
-/* ---- the messages ---- */
-
-static struct nftnl_rule *rule_new(Builder *b, const char *chain) {
-        struct nftnl_rule *r = nftnl_rule_alloc();
-
-        if (!r) {
-                builder_fail(b, -ENOMEM);
-                return NULL;
-        }
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, b->family);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE_NAME);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-        return r;
-}
-
-/* Serializes the rule into the batch and frees it. */
-static void rule_emit(Builder *b, struct nftnl_rule *r) {
-        struct nlmsghdr *nlh;
-
-        if (!r)
-                return;
-        if (b->r >= 0) {
-                nlh = batch_open(b->batch, NFT_MSG_NEWRULE, b->family, NLM_F_CREATE | NLM_F_APPEND);
-                if (nlh) {
-                        nftnl_rule_nlmsg_build_payload(nlh, r);
-                        batch_close(b->batch, nlh);
-                } else
-                        builder_fail(b, -ENOMEM);
-        }
-        nftnl_rule_free(r);
-}
-
-static void emit_table(Builder *b, uint16_t type, uint32_t flags) {
-        struct nftnl_table *t = nftnl_table_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!t) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, b->family);
-        nftnl_table_set_str(t, NFTNL_TABLE_NAME, TABLE_NAME);
-        if (type == NFT_MSG_NEWTABLE)
-                nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-        nlh = batch_open(b->batch, type, b->family, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
-        if (nlh) {
-                nftnl_table_nlmsg_build_payload(nlh, t);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_table_free(t);
-}
-
-static void emit_counter(Builder *b, uint64_t packets, uint64_t bytes) {
-        struct nftnl_obj *o = nftnl_obj_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!o) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, b->family);
-        nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, TABLE_NAME);
-        nftnl_obj_set_str(o, NFTNL_OBJ_NAME, COUNTER_NAME);
-        nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-        nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, packets);
-        nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, bytes);
-        nlh = batch_open(b->batch, NFT_MSG_NEWOBJ, b->family, NLM_F_CREATE);
-        if (nlh) {
-                nftnl_obj_nlmsg_build_payload(nlh, o);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_obj_free(o);
-}
-
-/* hook < 0: a regular chain. 'device': the link a netdev base chain hooks. */
-static void emit_chain(Builder *b, const char *name, int hook, int priority, uint32_t policy,
-                       const char *device) {
-        struct nftnl_chain *c = nftnl_chain_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!c) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, b->family);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE_NAME);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-        if (hook >= 0) {
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
-                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, priority);
-                nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, policy);
-                if (device)
-                        nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, device);
-        }
-        nlh = batch_open(b->batch, NFT_MSG_NEWCHAIN, b->family, NLM_F_CREATE);
-        if (nlh) {
-                nftnl_chain_nlmsg_build_payload(nlh, c);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_chain_free(c);
-}
-
-static void emit_chain_delete(Builder *b, const char *name) {
-        struct nftnl_chain *c = nftnl_chain_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!c) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, b->family);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE_NAME);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-        /* Without NLM_F_NONREC the kernel deletes the chain's rules with it. */
-        nlh = batch_open(b->batch, NFT_MSG_DELCHAIN, b->family, 0);
-        if (nlh) {
-                nftnl_chain_nlmsg_build_payload(nlh, c);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_chain_free(c);
-}
-
-static struct nftnl_set *set_new(Builder *b, int set) {
-        struct nftnl_set *s = nftnl_set_alloc();
-
-        if (!s) {
-                builder_fail(b, -ENOMEM);
-                return NULL;
-        }
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, b->family);
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE_NAME);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, set_names[set]);
-        nftnl_set_set_u32(s, NFTNL_SET_ID, set_id(b, set));
-        return s;
-}
-
-static void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool interval) {
-        struct nftnl_set *s = set_new(b, set);
-        struct nlmsghdr *nlh;
-
-        if (!s)
-                return;
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
-        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, interval ? NFT_SET_INTERVAL : 0);
-        nlh = batch_open(b->batch, NFT_MSG_NEWSET, b->family, NLM_F_CREATE);
-        if (nlh) {
-                nftnl_set_nlmsg_build_payload(nlh, s);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_set_free(s);
-}
-
-/* Collects set elements and writes them out ELEMS_PER_MESSAGE at a time. */
-typedef struct ElemWriter {
-        Builder *b;
-        int set;
-        struct nftnl_set *pending;
-        size_t n_pending;
-} ElemWriter;
-
-static void elems_flush(ElemWriter *w) {
-        struct nlmsghdr *nlh;
-
-        if (!w->pending)
-                return;
-        if (w->b->r >= 0) {
-                nlh = batch_open(w->b->batch, NFT_MSG_NEWSETELEM, w->b->family, NLM_F_CREATE);
-                if (nlh) {
-                        nftnl_set_elems_nlmsg_build_payload(nlh, w->pending);
-                        batch_close(w->b->batch, nlh);
-                } else
-                        builder_fail(w->b, -ENOMEM);
-        }
-        nftnl_set_free(w->pending);
-        w->pending = NULL;
-        w->n_pending = 0;
-}
-
-static void elems_add(ElemWriter *w, const void *key, uint32_t len, uint32_t flags) {
-        struct nftnl_set_elem *e;
-
-        if (w->b->r < 0)
-                return;
-        if (!w->pending) {
-                w->pending = set_new(w->b, w->set);
-                if (!w->pending)
-                        return;
-        }
-        e = nftnl_set_elem_alloc();
-        if (!e) {
-                builder_fail(w->b, -ENOMEM);
-                return;
-        }
-        nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-        if (flags)
-                nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-        nftnl_set_elem_add(w->pending, e);
-        if (++w->n_pending >= ELEMS_PER_MESSAGE)
-                elems_flush(w);
-}
-
 /* ---- the sets' elements ---- */
 
-/* An interval set as the kernel's rbtree backend takes it, the way nft(8) writes it: a leading
- * end marker at zero, then each start key and, unless open, its end key with INTERVAL_END. */
-static void emit_intervals(Builder *b, int set, Interval *v, size_t n, size_t len) {
-        static const uint8_t zero[IFNAMSIZ];
-        ElemWriter w = {.b = b, .set = set};
-
-        n = intervals_merge(v, n, len);
-        if (n > 0 && memcmp(v[0].lo, zero, len) != 0)
-                elems_add(&w, zero, len, NFT_SET_ELEM_INTERVAL_END);
-        for (size_t i = 0; i < n; i++) {
-                elems_add(&w, v[i].lo, len, 0);
-                if (!v[i].open)
-                        elems_add(&w, v[i].end, len, NFT_SET_ELEM_INTERVAL_END);
-        }
-        elems_flush(&w);
-}
-
 /* The interfaces inside: the tunnels, and loopback, so that one lookup decides both. */
-static void emit_tunnel_elems(Builder *b) {
+static void emit_tunnel_elems(Builder *b, const Settings *s) {
         Interval v[TUNNELS_MAX + 1];
-        size_t n = b->settings->n_tunnels;
+        size_t n = s->n_tunnels;
 
         if (n > TUNNELS_MAX) {
                 builder_fail(b, -E2BIG);
                 return;
         }
         for (size_t i = 0; i < n; i++)
-                tunnel_interval(b->settings->tunnels[i], &v[i]);
+                tunnel_interval(s->tunnels[i], &v[i]);
         tunnel_interval("lo", &v[n++]);
-        emit_intervals(b, SET_TUNNELS, v, n, IFNAMSIZ);
+        emit_interval_elems(b, SET_TUNNELS, v, n, IFNAMSIZ);
 }
 
 /* One interval set from prefixes, plus the fixed ones of the same family. */
@@ -469,16 +110,16 @@ static void emit_prefix_elems(Builder *b, int set, int family, const LanPrefix *
         for (size_t i = 0; i < n_fixed; i++)
                 if (fixed[i].family == family)
                         prefix_interval(&fixed[i], &iv[m++]);
-        emit_intervals(b, set, iv, m, len);
+        emit_interval_elems(b, set, iv, m, len);
         free(iv);
 }
 
 /* The sets that follow the network: LAN (only with AllowLan) and on-link destinations. */
-static void emit_network_elems(Builder *b, const NetView *v) {
+static void emit_network_elems(Builder *b, const Settings *s, const NetView *v) {
         for (int family = AF_INET; family <= AF_INET6; family += AF_INET6 - AF_INET) {
                 bool v4 = family == AF_INET;
 
-                if (b->settings->allow_lan)
+                if (s->allow_lan)
                         emit_prefix_elems(b, v4 ? SET_LAN4 : SET_LAN6, family, v->lan, v->n_lan,
                                           lan_link_multicast, lan_link_multicast_count);
                 emit_prefix_elems(b, v4 ? SET_ONLINK4 : SET_ONLINK6, family, v->onlink, v->n_onlink,
@@ -498,11 +139,11 @@ static size_t endpoint_key(const Endpoint *e, uint8_t key[static KEY_MAX]) {
         return alen + 8;
 }
 
-static void emit_endpoint_elems(Builder *b) {
+static void emit_endpoint_elems(Builder *b, const Settings *s) {
         ElemWriter w4 = {.b = b, .set = SET_ENDPOINTS4}, w6 = {.b = b, .set = SET_ENDPOINTS6};
 
-        for (size_t i = 0; i < b->settings->n_endpoints; i++) {
-                const Endpoint *e = &b->settings->endpoints[i];
+        for (size_t i = 0; i < s->n_endpoints; i++) {
+                const Endpoint *e = &s->endpoints[i];
                 uint8_t key[KEY_MAX];
                 size_t len = endpoint_key(e, key);
 
@@ -532,33 +173,6 @@ static uint32_t peer_port_offset(Direction d) {
 
 static void put_iface(Builder *b, struct nftnl_rule *r, Direction d) {
         put_meta(b, r, d == EGRESS ? NFT_META_OIFNAME : NFT_META_IIFNAME, reg32(0));
-}
-
-/* ct state & mask != 0 */
-static void put_ct_state(Builder *b, struct nftnl_rule *r, uint32_t states) {
-        struct nftnl_expr *e = nftnl_expr_alloc("ct");
-        uint32_t zero = 0;
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg32(0));
-        }
-        put_expr(b, r, e);
-        put_bitwise_and(b, r, reg32(0), &states, sizeof(states));
-        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &zero, sizeof(zero));
-}
-
-/* fib daddr [. iif] type */
-static void put_fib_daddr_type(Builder *b, struct nftnl_rule *r, bool iif) {
-        struct nftnl_expr *e = nftnl_expr_alloc("fib");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS,
-                                   NFTA_FIB_F_DADDR | (iif ? NFTA_FIB_F_IIF : 0));
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, reg32(0));
-        }
-        put_expr(b, r, e);
 }
 
 /* Replies to what containers and VMs behind us sent into a tunnel arrive from the tunnel and
@@ -619,12 +233,12 @@ static void rules_endpoints(Builder *b, Direction d, int family) {
  * refused; "meta skuid" finds no owner for the kernel's own sockets (kernel WireGuard) and for
  * forwarded packets, so the rule does not match them and they go on. With EndpointMark, only
  * packets carrying it. */
-static void chain_endpoint_out(Builder *b) {
-        uint32_t mark = b->settings->endpoint_mark, root = 0;
+static void chain_endpoint_out(Builder *b, const Settings *s) {
+        uint32_t mark = s->endpoint_mark, root = 0;
         struct nftnl_rule *r;
 
         emit_chain(b, "endpoint_out", -1, 0, NF_DROP, NULL);
-        if (!b->settings->endpoint_any_user) {
+        if (!s->endpoint_any_user) {
                 r = rule_new(b, "endpoint_out");
                 put_meta(b, r, NFT_META_SKUID, reg32(0));
                 put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &root, sizeof(root));
@@ -735,14 +349,14 @@ static void rules_icmp_errors(Builder *b) {
         }
 }
 
-static void rules_allow(Builder *b, Direction d) {
+static void rules_allow(Builder *b, const Settings *s, Direction d) {
         rules_endpoints(b, d, AF_INET);
         rules_endpoints(b, d, AF_INET6);
         if (d == INGRESS)
                 rules_icmp_errors(b);
-        if (b->settings->allow_dhcp)
+        if (s->allow_dhcp)
                 rules_dhcp(b, d);
-        if (b->settings->allow_lan) {
+        if (s->allow_lan) {
                 rules_lan(b, d, AF_INET);
                 rules_lan(b, d, AF_INET6);
         }
@@ -909,7 +523,7 @@ static void frame_rules_lan(Builder *b, LinkLayout layout, int family) {
 /* What may leave a link without having been routed by this host: ARP, DHCP and neighbour
  * discovery as the outside allow list has them, and LAN traffic with AllowLan. This is what a
  * DHCP client's packet socket sends; anything else from an AF_PACKET socket is dropped. */
-static void chain_frames(Builder *b, LinkLayout layout) {
+static void chain_frames(Builder *b, const Settings *s, LinkLayout layout) {
         struct nftnl_rule *r;
 
         emit_chain(b, frames_chain(layout), -1, 0, NF_DROP, NULL);
@@ -922,12 +536,12 @@ static void chain_frames(Builder *b, LinkLayout layout) {
                 put_verdict(b, r, NF_ACCEPT, NULL);
                 rule_emit(b, r);
         }
-        if (b->settings->allow_dhcp) {
+        if (s->allow_dhcp) {
                 frame_rule_dhcp(b, layout, AF_INET, 68, 67);
                 frame_rule_dhcp(b, layout, AF_INET6, 546, 547);
                 frame_rule_ndp(b, layout);
         }
-        if (b->settings->allow_lan) {
+        if (s->allow_lan) {
                 frame_rules_lan(b, layout, AF_INET);
                 frame_rules_lan(b, layout, AF_INET6);
         }
@@ -973,7 +587,7 @@ static void emit_sets_network(Builder *b) {
         emit_set(b, SET_ONLINK6, NFT_TYPE_IP6ADDR, 16, true);
 }
 
-static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
+static void build_inet(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
         if (p->adopt)
                 emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
         if (p->replace)
@@ -992,15 +606,15 @@ static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
                  24, false);
         emit_sets_network(b);
 
-        emit_tunnel_elems(b);
-        emit_endpoint_elems(b);
-        emit_network_elems(b, v);
+        emit_tunnel_elems(b, s);
+        emit_endpoint_elems(b, s);
+        emit_network_elems(b, s, v);
 
-        chain_endpoint_out(b);
+        chain_endpoint_out(b, s);
         emit_chain(b, allow_chain(EGRESS), -1, 0, NF_DROP, NULL);
-        rules_allow(b, EGRESS);
+        rules_allow(b, s, EGRESS);
         emit_chain(b, allow_chain(INGRESS), -1, 0, NF_DROP, NULL);
-        rules_allow(b, INGRESS);
+        rules_allow(b, s, INGRESS);
 
         chain_prerouting(b);
         chain_base(b, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
@@ -1009,7 +623,7 @@ static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
         chain_base(b, "postrouting", NF_INET_POST_ROUTING, PRIORITY_POSTROUTING_LAST, EGRESS);
 }
 
-static void build_netdev(Builder *b, const NetView *v, const RulesetParams *p) {
+static void build_netdev(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
         if (p->adopt_frames)
                 emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
         if (p->replace_frames)
@@ -1017,90 +631,60 @@ static void build_netdev(Builder *b, const NetView *v, const RulesetParams *p) {
         emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
         emit_counter(b, p->blocked_frames, p->blocked_frames_bytes);
         emit_sets_network(b);
-        emit_network_elems(b, v);
-        chain_frames(b, LAYOUT_ETHERNET);
-        chain_frames(b, LAYOUT_IP);
+        emit_network_elems(b, s, v);
+        chain_frames(b, s, LAYOUT_ETHERNET);
+        chain_frames(b, s, LAYOUT_IP);
         for (size_t i = 0; i < v->n_links; i++)
                 chain_link(b, &v->links[i]);
 }
 
-int ruleset_build(Batch *batch, const Settings *s, const NetView *v, const RulesetParams *p) {
-        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
-        int r;
+static Builder ruleset_begin(Batch *batch) {
+        return builder_begin(batch, set_names, SET_COUNT);
+}
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
+int ruleset_build(Batch *batch, const Settings *s, const NetView *v, const RulesetParams *p) {
+        Builder b = ruleset_begin(batch);
+
         /* Replacing: claim an orphaned table first (only its owner may delete it), then delete and
          * re-create it. One transaction: the old rules stay in force until the new ones are. */
-        build_inet(&b, v, p);
+        build_inet(&b, s, v, p);
         if (p->frames) {
                 b.family = NFPROTO_NETDEV;
-                build_netdev(&b, v, p);
+                build_netdev(&b, s, v, p);
         } else if (p->replace_frames) {
                 b.family = NFPROTO_NETDEV;
                 emit_table(&b, NFT_MSG_DELTABLE, 0);
         }
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
+        return builder_end(&b);
 }
 
 int ruleset_build_endpoint_change(Batch *batch, const Endpoint *e, bool add) {
-        Builder b = {.batch = batch, .family = NFPROTO_INET};
-        struct nftnl_set *set;
-        struct nftnl_set_elem *elem;
-        struct nlmsghdr *nlh;
+        Builder b = ruleset_begin(batch);
         uint8_t key[KEY_MAX];
         size_t len = endpoint_key(e, key);
-        int r;
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
-        set = nftnl_set_alloc();
-        elem = nftnl_set_elem_alloc();
-        if (!set || !elem) {
-                nftnl_set_free(set);
-                nftnl_set_elem_free(elem);
-                return -ENOMEM;
-        }
-        nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
-        nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
-        nftnl_set_set_str(set, NFTNL_SET_NAME,
-                          set_names[e->family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6]);
-        nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
-        nftnl_set_elem_add(set, elem);
         /* NLM_F_EXCL on add and the kernel's ENOENT on delete keep kernel and settings in step. */
-        nlh = batch_open(batch, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
-                         add ? NLM_F_CREATE | NLM_F_EXCL : 0);
-        if (nlh) {
-                nftnl_set_elems_nlmsg_build_payload(nlh, set);
-                batch_close(batch, nlh);
-        } else
-                builder_fail(&b, -ENOMEM);
-        nftnl_set_free(set);
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
+        emit_elem_change(&b, e->family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6,
+                         add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+                         add ? NLM_F_CREATE | NLM_F_EXCL : 0, key, (uint32_t)len);
+        return builder_end(&b);
 }
 
-/* A DELSETELEM without elements flushes the set; new elements follow in the same transaction,
- * so no packet ever sees the set empty. */
-static void flush_set(Builder *b, int set) {
-        struct nftnl_set *s = set_new(b, set);
-        struct nlmsghdr *nlh;
+int ruleset_build_tunnels_update(Batch *batch, const Settings *s) {
+        Builder b = ruleset_begin(batch);
 
-        if (!s)
-                return;
-        nftnl_set_unset(s, NFTNL_SET_ID);
-        nlh = batch_open(b->batch, NFT_MSG_DELSETELEM, b->family, 0);
-        if (nlh) {
-                nftnl_set_elems_nlmsg_build_payload(nlh, s);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_set_free(s);
+        /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than patch. The
+         * flush and the new elements are one transaction: no packet sees the set empty. */
+        emit_set_flush(&b, SET_TUNNELS);
+        emit_tunnel_elems(&b, s);
+        return builder_end(&b);
+}
+
+/* The sets that follow the network, emptied and refilled in the same transaction. */
+static void refill_network_sets(Builder *b, const Settings *s, const NetView *v) {
+        for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
+                emit_set_flush(b, set);
+        emit_network_elems(b, s, v);
 }
 
 static bool link_listed(const NetView *v, const GuardedLink *l) {
@@ -1110,37 +694,14 @@ static bool link_listed(const NetView *v, const GuardedLink *l) {
         return false;
 }
 
-int ruleset_build_tunnels_update(Batch *batch, const Settings *s) {
-        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
-        int r;
-
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
-        /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than patch. */
-        flush_set(&b, SET_TUNNELS);
-        emit_tunnel_elems(&b);
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
-}
-
 int ruleset_build_network_update(Batch *batch, const Settings *s, const NetView *old,
                                  const NetView *now, bool frames) {
-        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
-        int r;
+        Builder b = ruleset_begin(batch);
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
-        for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
-                flush_set(&b, set);
-        emit_network_elems(&b, now);
+        refill_network_sets(&b, s, now);
         if (frames) {
                 b.family = NFPROTO_NETDEV;
-                for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
-                        flush_set(&b, set);
-                emit_network_elems(&b, now);
+                refill_network_sets(&b, s, now);
                 /* Links that went or changed lose their chain, new ones get one. */
                 for (size_t i = 0; i < old->n_links; i++)
                         if (!link_listed(now, &old->links[i])) {
@@ -1153,27 +714,19 @@ int ruleset_build_network_update(Batch *batch, const Settings *s, const NetView 
                         if (!link_listed(old, &now->links[i]))
                                 chain_link(&b, &now->links[i]);
         }
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
+        return builder_end(&b);
 }
 
 int ruleset_build_delete(Batch *batch, bool inet, bool frames) {
-        Builder b = {.batch = batch, .family = NFPROTO_INET};
-        int r;
+        Builder b = ruleset_begin(batch);
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
         if (inet)
                 emit_table(&b, NFT_MSG_DELTABLE, 0);
         if (frames) {
                 b.family = NFPROTO_NETDEV;
                 emit_table(&b, NFT_MSG_DELTABLE, 0);
         }
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
+        return builder_end(&b);
 }
 
 bool guarded_link_equal(const GuardedLink *a, const GuardedLink *b) {
