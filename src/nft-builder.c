@@ -93,6 +93,8 @@ void emit_counter(Builder *b, uint64_t packets, uint64_t bytes) {
         nftnl_obj_free(o);
 }
 
+/* libnftnl has setters of its own for each kind of object: chain_new(), set_new() and
+ * rule_new() say the family, the table and the name, each for its kind. */
 static struct nftnl_chain *chain_new(Builder *b, const char *name) {
         struct nftnl_chain *c = checked(b, nftnl_chain_alloc());
 

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy: which sets, chains and rules our two tables hold, in which order, and why. How
+ * they are written is nft-builder.c's; how a rule reads a packet's fields, packet-match.c's. */
 /* Before any linux/ header, so that glibc guards against their duplicate definitions. */
 #include <netinet/in.h>
 
@@ -14,6 +16,7 @@
 
 #include "intervals.h"
 #include "nft-builder.h"
+#include "packet-match.h"
 #include "ruleset.h"
 
 /* Data types as nft(8) numbers them, so that "nft list" prints our sets readably. */
@@ -54,27 +57,6 @@ static const char *const set_names[] = {
 
 /* Every concatenation member takes whole 32-bit registers. */
 #define KEY_MAX 24
-
-typedef enum Direction { EGRESS, INGRESS } Direction;
-
-/* ---- rule expressions ---- */
-
-static void put_nfproto(Builder *b, struct nftnl_rule *r, int family) {
-        put_meta(b, r, NFT_META_NFPROTO, reg32(0));
-        put_u8_eq(b, r, reg32(0), family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
-}
-
-static void put_l4proto(Builder *b, struct nftnl_rule *r, uint8_t proto) {
-        put_meta(b, r, NFT_META_L4PROTO, reg32(0));
-        put_u8_eq(b, r, reg32(0), proto);
-}
-
-static void put_port_eq(Builder *b, struct nftnl_rule *r, uint32_t offset, uint16_t port) {
-        uint16_t be = htons(port);
-
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, offset, sizeof(be), reg32(0));
-        put_cmp(b, r, reg32(0), NFT_CMP_EQ, &be, sizeof(be));
-}
 
 /* ---- the sets' elements ---- */
 
@@ -153,22 +135,101 @@ static void emit_endpoint_elems(Builder *b, const Settings *s) {
         elems_flush(&w6);
 }
 
+/* ---- the rules common to both tables ---- */
+
+/* DHCP: going out only to the limited broadcast, the DHCPv6 multicast groups and on-link
+ * servers, so that the DHCP ports carry nothing anywhere else. */
+static void rule_dhcp(Builder *b, const PacketView *v, int family, uint16_t sport, uint16_t dport) {
+        struct nftnl_rule *r = rule_new(b, v->chain);
+
+        match_family(b, r, v, family);
+        match_l4proto(b, r, v, family, NFT_CMP_EQ, IPPROTO_UDP);
+        match_port(b, r, v, family, 0, NFT_CMP_EQ, sport);
+        match_port(b, r, v, family, 2, NFT_CMP_EQ, dport);
+        if (v->d == EGRESS)
+                match_peer_in(b, r, v, family, SET_ONLINK4, SET_ONLINK6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+/* A hop limit of 255 proves a packet was not routed (RFC 4861). */
+static void match_unrouted(Builder *b, struct nftnl_rule *r, const PacketView *v) {
+        load_ip_header(b, r, v, 7, 1, reg32(0));
+        put_u8_eq(b, r, reg32(0), 255);
+}
+
+/* Neighbour discovery: router solicitation/advertisement, neighbour solicitation/
+ * advertisement, and redirects coming in; unrouted; going out, only to link-local,
+ * solicited-node and on-link destinations. */
+static void rule_ndp(Builder *b, const PacketView *v) {
+        struct nftnl_rule *r = rule_new(b, v->chain);
+        uint8_t first = 133, last = v->d == EGRESS ? 136 : 137;
+
+        match_family(b, r, v, AF_INET6);
+        match_l4proto(b, r, v, AF_INET6, NFT_CMP_EQ, IPPROTO_ICMPV6);
+        /* The frames chain has always tested the hop limit first. The order means nothing to
+         * the kernel; keeping it keeps the tables as they were. */
+        if (v->frame)
+                match_unrouted(b, r, v);
+        load_transport_header(b, r, v, AF_INET6, 0, 1);
+        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &first, sizeof(first));
+        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &last, sizeof(last));
+        if (!v->frame)
+                match_unrouted(b, r, v);
+        if (v->d == EGRESS)
+                match_peer_in(b, r, v, AF_INET6, SET_ONLINK4, SET_ONLINK6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+/* AllowDhcp: what a machine needs to get its addresses and find its neighbours. */
+static void rules_dhcp(Builder *b, const PacketView *v) {
+        if (v->d == EGRESS) {
+                rule_dhcp(b, v, AF_INET, 68, 67);
+                rule_dhcp(b, v, AF_INET6, 546, 547);
+        } else {
+                rule_dhcp(b, v, AF_INET, 67, 68);
+                rule_dhcp(b, v, AF_INET6, 547, 546);
+        }
+        rule_ndp(b, v);
+}
+
+/* LAN peers are allowed, but never DNS: a LAN resolver would see every name looked up. The
+ * inet chains drop DNS and accept the rest. A frames chain is an allow list, since it drops
+ * whatever no rule names: TCP and UDP but not to port 53, and ICMP; in a frame, IPv6 extension
+ * headers (which could hide a DNS query) are not looked into, and not accepted. */
+static void rules_lan(Builder *b, const PacketView *v, int family) {
+        static const uint8_t dns_protocols[] = {IPPROTO_UDP, IPPROTO_TCP};
+        struct nftnl_rule *r;
+
+        for (size_t i = 0; i < ELEMENTSOF(dns_protocols); i++) {
+                r = rule_new(b, v->chain);
+                match_family(b, r, v, family);
+                match_peer_in(b, r, v, family, SET_LAN4, SET_LAN6);
+                match_l4proto(b, r, v, family, NFT_CMP_EQ, dns_protocols[i]);
+                if (v->frame) {
+                        match_port(b, r, v, family, peer_port_offset(v->d), NFT_CMP_NEQ, 53);
+                        put_verdict(b, r, NF_ACCEPT, NULL);
+                } else {
+                        match_port(b, r, v, family, peer_port_offset(v->d), NFT_CMP_EQ, 53);
+                        put_counted_drop(b, r);
+                }
+                rule_emit(b, r);
+        }
+        r = rule_new(b, v->chain);
+        match_family(b, r, v, family);
+        match_peer_in(b, r, v, family, SET_LAN4, SET_LAN6);
+        if (v->frame)
+                match_l4proto(b, r, v, family, NFT_CMP_EQ,
+                              family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
 /* ---- the rules: table inet, for everything the IP stack sends, receives and forwards ---- */
 
 static const char *allow_chain(Direction d) {
         return d == EGRESS ? "allow_egress" : "allow_ingress";
-}
-
-/* Offsets of the peer's address in the IPv4 and IPv6 headers: destination going out, source
- * coming in; likewise the peer's port in the UDP/TCP header. */
-static uint32_t peer_addr_offset(int family, Direction d) {
-        if (family == AF_INET)
-                return d == EGRESS ? 16 : 12;
-        return d == EGRESS ? 24 : 8;
-}
-
-static uint32_t peer_port_offset(Direction d) {
-        return d == EGRESS ? 2 : 0;
 }
 
 static void put_iface(Builder *b, struct nftnl_rule *r, Direction d) {
@@ -200,14 +261,16 @@ static void rule_tunnels(Builder *b, const char *chain, Direction d) {
         rule_emit(b, r);
 }
 
-/* ip daddr . meta l4proto . th dport @endpoints4 (saddr/sport coming in). */
-static void put_endpoint_match(Builder *b, struct nftnl_rule *r, Direction d, int family) {
+/* ip daddr . meta l4proto . th dport @endpoints4 (saddr/sport coming in): each member in the
+ * registers after the one before, as the set's concatenated key has them. */
+static void match_endpoint(Builder *b, struct nftnl_rule *r, const PacketView *v, int family) {
         uint32_t alen = family == AF_INET ? 4 : 16;
 
-        put_nfproto(b, r, family);
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d), alen, reg32(0));
+        match_family(b, r, v, family);
+        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, v->d), alen,
+                    reg32(0));
         put_meta(b, r, NFT_META_L4PROTO, reg32(alen / 4));
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, peer_port_offset(d), 2,
+        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, peer_port_offset(v->d), 2,
                     reg32(alen / 4 + 1));
         put_lookup(b, r, reg32(0), family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6);
 }
@@ -217,11 +280,11 @@ static void put_endpoint_match(Builder *b, struct nftnl_rule *r, Direction d, in
  * seen our packet first), so that nobody on the LAN can reach local sockets by claiming to be
  * the VPN server; the prerouting chain has already dropped what is not for the interface it
  * arrived on. */
-static void rules_endpoints(Builder *b, Direction d, int family) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+static void rule_endpoints(Builder *b, const PacketView *v, int family) {
+        struct nftnl_rule *r = rule_new(b, v->chain);
 
-        put_endpoint_match(b, r, d, family);
-        if (d == INGRESS) {
+        match_endpoint(b, r, v, family);
+        if (v->d == INGRESS) {
                 put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
                 put_verdict(b, r, NF_ACCEPT, NULL);
         } else
@@ -257,108 +320,38 @@ static void chain_endpoint_out(Builder *b, const Settings *s) {
         rule_emit(b, r);
 }
 
-static void put_peer_in(Builder *b, struct nftnl_rule *r, Direction d, int family, int set4,
-                        int set6) {
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d),
-                    family == AF_INET ? 4 : 16, reg32(0));
-        put_lookup(b, r, reg32(0), family == AF_INET ? set4 : set6);
-}
-
-/* DHCP: going out only to the limited broadcast, the DHCPv6 multicast groups and on-link
- * servers, so that the DHCP ports carry nothing anywhere else. */
-static void rule_dhcp(Builder *b, Direction d, int family, uint16_t sport, uint16_t dport) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
-
-        put_nfproto(b, r, family);
-        put_l4proto(b, r, IPPROTO_UDP);
-        put_port_eq(b, r, 0, sport);
-        put_port_eq(b, r, 2, dport);
-        if (d == EGRESS)
-                put_peer_in(b, r, d, family, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-/* Neighbour discovery: router solicitation/advertisement, neighbour solicitation/
- * advertisement, and redirects coming in. A hop limit of 255 proves a packet was not routed
- * (RFC 4861); going out, only to link-local, solicited-node and on-link destinations. */
-static void rule_ndp(Builder *b, Direction d) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
-        uint8_t lo = 133, hi = d == EGRESS ? 136 : 137, hops = 255;
-
-        put_nfproto(b, r, AF_INET6);
-        put_l4proto(b, r, IPPROTO_ICMPV6);
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, reg32(0));
-        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &lo, sizeof(lo));
-        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &hi, sizeof(hi));
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, 7, 1, reg32(0));
-        put_u8_eq(b, r, reg32(0), hops);
-        if (d == EGRESS)
-                put_peer_in(b, r, d, AF_INET6, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-static void rules_dhcp(Builder *b, Direction d) {
-        if (d == EGRESS) {
-                rule_dhcp(b, d, AF_INET, 68, 67);
-                rule_dhcp(b, d, AF_INET6, 546, 547);
-        } else {
-                rule_dhcp(b, d, AF_INET, 67, 68);
-                rule_dhcp(b, d, AF_INET6, 547, 546);
-        }
-        rule_ndp(b, d);
-}
-
-/* LAN peers are allowed, but never DNS: a LAN resolver would see every name looked up. */
-static void rules_lan(Builder *b, Direction d, int family) {
-        static const uint8_t dns_protocols[] = {IPPROTO_UDP, IPPROTO_TCP};
-        struct nftnl_rule *r;
-
-        for (size_t i = 0; i < ELEMENTSOF(dns_protocols); i++) {
-                r = rule_new(b, allow_chain(d));
-                put_nfproto(b, r, family);
-                put_peer_in(b, r, d, family, SET_LAN4, SET_LAN6);
-                put_l4proto(b, r, dns_protocols[i]);
-                put_port_eq(b, r, peer_port_offset(d), 53);
-                put_counted_drop(b, r);
-                rule_emit(b, r);
-        }
-        r = rule_new(b, allow_chain(d));
-        put_nfproto(b, r, family);
-        put_peer_in(b, r, d, family, SET_LAN4, SET_LAN6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-/* The allow list for one direction outside the tunnels, in a regular chain that returns when
- * nothing matched. */
 /* ICMP errors about a flow this machine may have (conntrack ties them to it: "related"):
  * "packet too big" keeps path MTU discovery towards the VPN server working, "port unreachable"
  * tells the VPN client at once. They reach no socket but the flow's. */
-static void rules_icmp_errors(Builder *b) {
-        static const uint8_t protocols[] = {IPPROTO_ICMP, IPPROTO_ICMPV6};
+static void rules_icmp_errors(Builder *b, const PacketView *v) {
+        static const int families[] = {AF_INET, AF_INET6};
 
-        for (size_t i = 0; i < ELEMENTSOF(protocols); i++) {
-                struct nftnl_rule *r = rule_new(b, allow_chain(INGRESS));
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                struct nftnl_rule *r = rule_new(b, v->chain);
 
-                put_l4proto(b, r, protocols[i]);
+                match_l4proto(b, r, v, families[i], NFT_CMP_EQ,
+                              families[i] == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
                 put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_RELATED));
                 put_verdict(b, r, NF_ACCEPT, NULL);
                 rule_emit(b, r);
         }
 }
 
-static void rules_allow(Builder *b, const Settings *s, Direction d) {
-        rules_endpoints(b, d, AF_INET);
-        rules_endpoints(b, d, AF_INET6);
+/* The allow list for one direction outside the tunnels, in a regular chain that returns when
+ * nothing matched. */
+static void chain_allow(Builder *b, const Settings *s, Direction d) {
+        const PacketView v = {.chain = allow_chain(d), .d = d};
+
+        emit_chain(b, v.chain, -1, 0, NF_DROP, NULL);
+        rule_endpoints(b, &v, AF_INET);
+        rule_endpoints(b, &v, AF_INET6);
         if (d == INGRESS)
-                rules_icmp_errors(b);
+                rules_icmp_errors(b, &v);
         if (s->allow_dhcp)
-                rules_dhcp(b, d);
+                rules_dhcp(b, &v);
         if (s->allow_lan) {
-                rules_lan(b, d, AF_INET);
-                rules_lan(b, d, AF_INET6);
+                rules_lan(b, &v, AF_INET);
+                rules_lan(b, &v, AF_INET6);
         }
 }
 
@@ -406,144 +399,34 @@ static void chain_prerouting(Builder *b) {
 
 /* ---- the rules: table netdev, for frames that never met the IP stack ---- */
 
-/* Where a frame's IPv4/IPv6 header starts, read from the bytes that go on the wire: after the
- * Ethernet header, or at the start on links without one. Never from the socket's claims: an
- * AF_PACKET sender chooses skb->protocol freely. */
-static void put_frame_load(Builder *b, struct nftnl_rule *r, LinkLayout layout, uint32_t offset,
-                           uint32_t len, uint32_t reg) {
-        if (layout == LAYOUT_ETHERNET)
-                put_payload(b, r, NFT_PAYLOAD_LL_HEADER, ETH_HLEN + offset, len, reg);
-        else
-                put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, offset, len, reg);
-}
-
-/* The frame is IPv4 without options (the layout every rule below reads), or IPv6. */
-static void put_frame_family(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family) {
-        uint16_t type = htons(family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
-        uint8_t v4 = 0x45, v6 = 0x60, mask = 0xf0;
-
-        if (layout == LAYOUT_ETHERNET) {
-                put_payload(b, r, NFT_PAYLOAD_LL_HEADER, 12, 2, reg32(0));
-                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &type, sizeof(type));
-        }
-        put_frame_load(b, r, layout, 0, 1, reg32(0));
-        if (family == AF_INET)
-                put_u8_eq(b, r, reg32(0), v4);
-        else {
-                put_bitwise_and(b, r, reg32(0), &mask, sizeof(mask));
-                put_u8_eq(b, r, reg32(0), v6);
-        }
-}
-
-#define IP4_HLEN 20
-#define IP6_HLEN 40
-
-static uint32_t frame_l4_offset(int family) {
-        return family == AF_INET ? IP4_HLEN : IP6_HLEN;
-}
-
-static void put_frame_proto(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
-                            uint32_t op, uint8_t proto) {
-        put_frame_load(b, r, layout, family == AF_INET ? 9 : 6, 1, reg32(0));
-        put_cmp(b, r, reg32(0), op, &proto, sizeof(proto));
-}
-
-static void put_frame_daddr_in(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
-                               int set4, int set6) {
-        put_frame_load(b, r, layout, peer_addr_offset(family, EGRESS), family == AF_INET ? 4 : 16,
-                       reg32(0));
-        put_lookup(b, r, reg32(0), family == AF_INET ? set4 : set6);
-}
-
-static void put_frame_port(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
-                           uint32_t offset, uint32_t op, uint16_t port) {
-        uint16_t be = htons(port);
-
-        put_frame_load(b, r, layout, frame_l4_offset(family) + offset, 2, reg32(0));
-        put_cmp(b, r, reg32(0), op, &be, sizeof(be));
-}
-
 static const char *frames_chain(LinkLayout layout) {
         return layout == LAYOUT_ETHERNET ? "frames_ethernet" : "frames_ip";
 }
 
-static void frame_rule_dhcp(Builder *b, LinkLayout layout, int family, uint16_t sport,
-                            uint16_t dport) {
-        struct nftnl_rule *r = rule_new(b, frames_chain(layout));
-
-        put_frame_family(b, r, layout, family);
-        put_frame_proto(b, r, layout, family, NFT_CMP_EQ, IPPROTO_UDP);
-        put_frame_port(b, r, layout, family, 0, NFT_CMP_EQ, sport);
-        put_frame_port(b, r, layout, family, 2, NFT_CMP_EQ, dport);
-        put_frame_daddr_in(b, r, layout, family, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-static void frame_rule_ndp(Builder *b, LinkLayout layout) {
-        struct nftnl_rule *r = rule_new(b, frames_chain(layout));
-        uint8_t lo = 133, hi = 136, hops = 255;
-
-        put_frame_family(b, r, layout, AF_INET6);
-        put_frame_proto(b, r, layout, AF_INET6, NFT_CMP_EQ, IPPROTO_ICMPV6);
-        put_frame_load(b, r, layout, 7, 1, reg32(0));
-        put_u8_eq(b, r, reg32(0), hops);
-        put_frame_load(b, r, layout, IP6_HLEN, 1, reg32(0));
-        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &lo, sizeof(lo));
-        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &hi, sizeof(hi));
-        put_frame_daddr_in(b, r, layout, AF_INET6, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-/* LAN frames: TCP and UDP but not to port 53; other protocols whole (ICMP, ICMPv6); IPv6
- * extension headers, which could hide a DNS query, not at all. */
-static void frame_rules_lan(Builder *b, LinkLayout layout, int family) {
-        static const uint8_t ports[] = {IPPROTO_UDP, IPPROTO_TCP};
-        struct nftnl_rule *r;
-
-        for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
-                r = rule_new(b, frames_chain(layout));
-                put_frame_family(b, r, layout, family);
-                put_frame_daddr_in(b, r, layout, family, SET_LAN4, SET_LAN6);
-                put_frame_proto(b, r, layout, family, NFT_CMP_EQ, ports[i]);
-                put_frame_port(b, r, layout, family, 2, NFT_CMP_NEQ, 53);
-                put_verdict(b, r, NF_ACCEPT, NULL);
-                rule_emit(b, r);
-        }
-        r = rule_new(b, frames_chain(layout));
-        put_frame_family(b, r, layout, family);
-        put_frame_daddr_in(b, r, layout, family, SET_LAN4, SET_LAN6);
-        put_frame_proto(b, r, layout, family, NFT_CMP_EQ,
-                        family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
 /* What may leave a link without having been routed by this host: ARP, DHCP and neighbour
- * discovery as the outside allow list has them, and LAN traffic with AllowLan. This is what a
- * DHCP client's packet socket sends; anything else from an AF_PACKET socket is dropped. */
+ * discovery as the inet table allows them going out, and LAN traffic with AllowLan. This is
+ * what a DHCP client's packet socket sends; anything else from an AF_PACKET socket is
+ * dropped. */
 static void chain_frames(Builder *b, const Settings *s, LinkLayout layout) {
+        const PacketView v = {
+                .chain = frames_chain(layout), .d = EGRESS, .frame = true, .layout = layout};
         struct nftnl_rule *r;
 
-        emit_chain(b, frames_chain(layout), -1, 0, NF_DROP, NULL);
+        emit_chain(b, v.chain, -1, 0, NF_DROP, NULL);
         if (layout == LAYOUT_ETHERNET) {
                 uint16_t arp = htons(ETH_P_ARP);
 
-                r = rule_new(b, frames_chain(layout));
+                r = rule_new(b, v.chain);
                 put_payload(b, r, NFT_PAYLOAD_LL_HEADER, 12, 2, reg32(0));
                 put_cmp(b, r, reg32(0), NFT_CMP_EQ, &arp, sizeof(arp));
                 put_verdict(b, r, NF_ACCEPT, NULL);
                 rule_emit(b, r);
         }
-        if (s->allow_dhcp) {
-                frame_rule_dhcp(b, layout, AF_INET, 68, 67);
-                frame_rule_dhcp(b, layout, AF_INET6, 546, 547);
-                frame_rule_ndp(b, layout);
-        }
+        if (s->allow_dhcp)
+                rules_dhcp(b, &v);
         if (s->allow_lan) {
-                frame_rules_lan(b, layout, AF_INET);
-                frame_rules_lan(b, layout, AF_INET6);
+                rules_lan(b, &v, AF_INET);
+                rules_lan(b, &v, AF_INET6);
         }
 }
 
@@ -587,12 +470,18 @@ static void emit_sets_network(Builder *b) {
         emit_set(b, SET_ONLINK6, NFT_TYPE_IP6ADDR, 16, true);
 }
 
-static void build_inet(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
-        if (p->adopt)
-                emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
-        if (p->replace)
+/* Replacing: claim an orphaned table first (only its owner may delete it), then delete and
+ * re-create it. One transaction: the old rules stay in force until the new ones are. */
+static void table_create(Builder *b, bool adopt, bool replace, uint32_t flags) {
+        if (adopt)
+                emit_table(b, NFT_MSG_NEWTABLE, flags);
+        if (replace)
                 emit_table(b, NFT_MSG_DELTABLE, 0);
-        emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+        emit_table(b, NFT_MSG_NEWTABLE, flags);
+}
+
+static void build_inet(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
+        table_create(b, p->adopt, p->replace, p->table_flags);
 
         emit_counter(b, p->blocked_packets, p->blocked_bytes);
         emit_set(b, SET_TUNNELS, NFT_TYPE_IFNAME, IFNAMSIZ, true);
@@ -611,10 +500,8 @@ static void build_inet(Builder *b, const Settings *s, const NetView *v, const Ru
         emit_network_elems(b, s, v);
 
         chain_endpoint_out(b, s);
-        emit_chain(b, allow_chain(EGRESS), -1, 0, NF_DROP, NULL);
-        rules_allow(b, s, EGRESS);
-        emit_chain(b, allow_chain(INGRESS), -1, 0, NF_DROP, NULL);
-        rules_allow(b, s, INGRESS);
+        chain_allow(b, s, EGRESS);
+        chain_allow(b, s, INGRESS);
 
         chain_prerouting(b);
         chain_base(b, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
@@ -624,11 +511,7 @@ static void build_inet(Builder *b, const Settings *s, const NetView *v, const Ru
 }
 
 static void build_netdev(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
-        if (p->adopt_frames)
-                emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
-        if (p->replace_frames)
-                emit_table(b, NFT_MSG_DELTABLE, 0);
-        emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+        table_create(b, p->adopt_frames, p->replace_frames, p->table_flags);
         emit_counter(b, p->blocked_frames, p->blocked_frames_bytes);
         emit_sets_network(b);
         emit_network_elems(b, s, v);
@@ -645,8 +528,6 @@ static Builder ruleset_begin(Batch *batch) {
 int ruleset_build(Batch *batch, const Settings *s, const NetView *v, const RulesetParams *p) {
         Builder b = ruleset_begin(batch);
 
-        /* Replacing: claim an orphaned table first (only its owner may delete it), then delete and
-         * re-create it. One transaction: the old rules stay in force until the new ones are. */
         build_inet(&b, s, v, p);
         if (p->frames) {
                 b.family = NFPROTO_NETDEV;
