@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A prefix of an address configured on a link outside the tunnels. */
 typedef struct LanPrefix {
@@ -40,7 +41,10 @@ typedef struct GuardedLink {
         bool impostor; /* named like a tunnel, but the kernel says it is not one */
 } GuardedLink;
 
-bool guarded_link_equal(const GuardedLink *a, const GuardedLink *b);
+static inline bool guarded_link_equal(const GuardedLink *a, const GuardedLink *b) {
+        return strcmp(a->name, b->name) == 0 && a->layout == b->layout &&
+               a->impostor == b->impostor;
+}
 
 /* The network as the ruleset needs it. */
 typedef struct NetView {

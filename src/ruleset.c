@@ -1,15 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy: which sets, chains and rules our two tables hold, in which order, and why. How
+ * they are written is nft-builder.c's; how a rule reads a packet's fields, packet-match.c's. */
 /* Before any linux/ header, so that glibc guards against their duplicate definitions. */
 #include <netinet/in.h>
 
 #include <arpa/inet.h>
-#include <libmnl/libmnl.h>
-#include <libnftnl/chain.h>
-#include <libnftnl/expr.h>
-#include <libnftnl/object.h>
-#include <libnftnl/rule.h>
-#include <libnftnl/set.h>
-#include <libnftnl/table.h>
 #include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -19,6 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "intervals.h"
+#include "nft-builder.h"
+#include "packet-match.h"
 #include "ruleset.h"
 
 /* Data types as nft(8) numbers them, so that "nft list" prints our sets readably. */
@@ -51,9 +49,6 @@ static const char *const set_names[] = {
         [SET_ONLINK6] = "onlink6",
 };
 
-/* Elements per NEWSETELEM message: keeps each message far below BATCH_MESSAGE_MAX. */
-#define ELEMS_PER_MESSAGE 512
-
 /* After NAT (srcnat is 100) and after any other table: a packet that another table re-routed
  * after our output chain is checked again on its way out. */
 #define PRIORITY_POSTROUTING_LAST 500
@@ -63,468 +58,21 @@ static const char *const set_names[] = {
 /* Every concatenation member takes whole 32-bit registers. */
 #define KEY_MAX 24
 
-typedef struct Builder {
-        Batch *batch;
-        const Settings *settings;
-        uint16_t family; /* NFPROTO_INET, or NFPROTO_NETDEV for the frames table */
-        int r;           /* first error; later calls do nothing */
-} Builder;
-
-/* Set ids name sets created in the same batch; the netdev table's are numbered apart. */
-static uint32_t set_id(const Builder *b, int set) {
-        return (uint32_t)set + (b->family == NFPROTO_NETDEV ? SET_COUNT : 0);
-}
-
-typedef enum Direction { EGRESS, INGRESS } Direction;
-
-static void builder_fail(Builder *b, int r) {
-        if (b->r >= 0)
-                b->r = r;
-}
-
-/* ---- rule expressions ---- */
-
-/* The i-th 32-bit register, written the way the kernel reports it back: at a 128-bit boundary
- * as NFT_REG_1..4, else as NFT_REG32_nn. Both mean the same to the kernel; one spelling lets
- * Verify compare what we wrote with what the kernel holds. */
-static uint32_t reg32(unsigned i) {
-        return i % 4 == 0 ? NFT_REG_1 + i / 4 : NFT_REG32_00 + i;
-}
-
-static void put_expr(Builder *b, struct nftnl_rule *r, struct nftnl_expr *e) {
-        if (!e) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_rule_add_expr(r, e);
-}
-
-static void put_meta(Builder *b, struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_cmp(Builder *b, struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data,
-                    uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_payload(Builder *b, struct nftnl_rule *r, uint32_t base, uint32_t offset,
-                        uint32_t len, uint32_t dreg) {
-        struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set) {
-        struct nftnl_expr *e = nftnl_expr_alloc("lookup");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-                nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set_names[set]);
-                /* The set is created in this same batch: the kernel finds it by its id. */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id(b, set));
-                /* The kernel reports the flags even when zero: say them, to compare alike. */
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
-        }
-        put_expr(b, r, e);
-}
-
-/* reg &= mask */
-static void put_bitwise_and(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask,
-                            uint32_t len) {
-        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-        static const uint8_t zero[16];
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
-        }
-        put_expr(b, r, e);
-}
-
-static void put_verdict(Builder *b, struct nftnl_rule *r, int verdict, const char *chain) {
-        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
-                if (chain)
-                        nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-        }
-        put_expr(b, r, e);
-}
-
-/* Count into the named counter, then drop. */
-static void put_counted_drop(Builder *b, struct nftnl_rule *r) {
-        struct nftnl_expr *e = nftnl_expr_alloc("objref");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
-                nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, COUNTER_NAME);
-        }
-        put_expr(b, r, e);
-        put_verdict(b, r, NF_DROP, NULL);
-}
-
-static void put_u8_eq(Builder *b, struct nftnl_rule *r, uint32_t reg, uint8_t v) {
-        put_cmp(b, r, reg, NFT_CMP_EQ, &v, sizeof(v));
-}
-
-static void put_nfproto(Builder *b, struct nftnl_rule *r, int family) {
-        put_meta(b, r, NFT_META_NFPROTO, reg32(0));
-        put_u8_eq(b, r, reg32(0), family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
-}
-
-static void put_l4proto(Builder *b, struct nftnl_rule *r, uint8_t proto) {
-        put_meta(b, r, NFT_META_L4PROTO, reg32(0));
-        put_u8_eq(b, r, reg32(0), proto);
-}
-
-static void put_port_eq(Builder *b, struct nftnl_rule *r, uint32_t offset, uint16_t port) {
-        uint16_t be = htons(port);
-
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, offset, sizeof(be), reg32(0));
-        put_cmp(b, r, reg32(0), NFT_CMP_EQ, &be, sizeof(be));
-}
-
-/* ---- the messages ---- */
-
-static struct nftnl_rule *rule_new(Builder *b, const char *chain) {
-        struct nftnl_rule *r = nftnl_rule_alloc();
-
-        if (!r) {
-                builder_fail(b, -ENOMEM);
-                return NULL;
-        }
-        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, b->family);
-        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE_NAME);
-        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-        return r;
-}
-
-/* Serializes the rule into the batch and frees it. */
-static void rule_emit(Builder *b, struct nftnl_rule *r) {
-        struct nlmsghdr *nlh;
-
-        if (!r)
-                return;
-        if (b->r >= 0) {
-                nlh = batch_open(b->batch, NFT_MSG_NEWRULE, b->family, NLM_F_CREATE | NLM_F_APPEND);
-                if (nlh) {
-                        nftnl_rule_nlmsg_build_payload(nlh, r);
-                        batch_close(b->batch, nlh);
-                } else
-                        builder_fail(b, -ENOMEM);
-        }
-        nftnl_rule_free(r);
-}
-
-static void emit_table(Builder *b, uint16_t type, uint32_t flags) {
-        struct nftnl_table *t = nftnl_table_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!t) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, b->family);
-        nftnl_table_set_str(t, NFTNL_TABLE_NAME, TABLE_NAME);
-        if (type == NFT_MSG_NEWTABLE)
-                nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-        nlh = batch_open(b->batch, type, b->family, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
-        if (nlh) {
-                nftnl_table_nlmsg_build_payload(nlh, t);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_table_free(t);
-}
-
-static void emit_counter(Builder *b, uint64_t packets, uint64_t bytes) {
-        struct nftnl_obj *o = nftnl_obj_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!o) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, b->family);
-        nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, TABLE_NAME);
-        nftnl_obj_set_str(o, NFTNL_OBJ_NAME, COUNTER_NAME);
-        nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-        nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, packets);
-        nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, bytes);
-        nlh = batch_open(b->batch, NFT_MSG_NEWOBJ, b->family, NLM_F_CREATE);
-        if (nlh) {
-                nftnl_obj_nlmsg_build_payload(nlh, o);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_obj_free(o);
-}
-
-/* hook < 0: a regular chain. 'device': the link a netdev base chain hooks. */
-static void emit_chain(Builder *b, const char *name, int hook, int priority, uint32_t policy,
-                       const char *device) {
-        struct nftnl_chain *c = nftnl_chain_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!c) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, b->family);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE_NAME);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-        if (hook >= 0) {
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
-                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, priority);
-                nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, policy);
-                if (device)
-                        nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, device);
-        }
-        nlh = batch_open(b->batch, NFT_MSG_NEWCHAIN, b->family, NLM_F_CREATE);
-        if (nlh) {
-                nftnl_chain_nlmsg_build_payload(nlh, c);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_chain_free(c);
-}
-
-static void emit_chain_delete(Builder *b, const char *name) {
-        struct nftnl_chain *c = nftnl_chain_alloc();
-        struct nlmsghdr *nlh;
-
-        if (!c) {
-                builder_fail(b, -ENOMEM);
-                return;
-        }
-        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, b->family);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, TABLE_NAME);
-        nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-        /* Without NLM_F_NONREC the kernel deletes the chain's rules with it. */
-        nlh = batch_open(b->batch, NFT_MSG_DELCHAIN, b->family, 0);
-        if (nlh) {
-                nftnl_chain_nlmsg_build_payload(nlh, c);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_chain_free(c);
-}
-
-static struct nftnl_set *set_new(Builder *b, int set) {
-        struct nftnl_set *s = nftnl_set_alloc();
-
-        if (!s) {
-                builder_fail(b, -ENOMEM);
-                return NULL;
-        }
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, b->family);
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE_NAME);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, set_names[set]);
-        nftnl_set_set_u32(s, NFTNL_SET_ID, set_id(b, set));
-        return s;
-}
-
-static void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool interval) {
-        struct nftnl_set *s = set_new(b, set);
-        struct nlmsghdr *nlh;
-
-        if (!s)
-                return;
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
-        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, interval ? NFT_SET_INTERVAL : 0);
-        nlh = batch_open(b->batch, NFT_MSG_NEWSET, b->family, NLM_F_CREATE);
-        if (nlh) {
-                nftnl_set_nlmsg_build_payload(nlh, s);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_set_free(s);
-}
-
-/* Collects set elements and writes them out ELEMS_PER_MESSAGE at a time. */
-typedef struct ElemWriter {
-        Builder *b;
-        int set;
-        struct nftnl_set *pending;
-        size_t n_pending;
-} ElemWriter;
-
-static void elems_flush(ElemWriter *w) {
-        struct nlmsghdr *nlh;
-
-        if (!w->pending)
-                return;
-        if (w->b->r >= 0) {
-                nlh = batch_open(w->b->batch, NFT_MSG_NEWSETELEM, w->b->family, NLM_F_CREATE);
-                if (nlh) {
-                        nftnl_set_elems_nlmsg_build_payload(nlh, w->pending);
-                        batch_close(w->b->batch, nlh);
-                } else
-                        builder_fail(w->b, -ENOMEM);
-        }
-        nftnl_set_free(w->pending);
-        w->pending = NULL;
-        w->n_pending = 0;
-}
-
-static void elems_add(ElemWriter *w, const void *key, uint32_t len, uint32_t flags) {
-        struct nftnl_set_elem *e;
-
-        if (w->b->r < 0)
-                return;
-        if (!w->pending) {
-                w->pending = set_new(w->b, w->set);
-                if (!w->pending)
-                        return;
-        }
-        e = nftnl_set_elem_alloc();
-        if (!e) {
-                builder_fail(w->b, -ENOMEM);
-                return;
-        }
-        nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-        if (flags)
-                nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-        nftnl_set_elem_add(w->pending, e);
-        if (++w->n_pending >= ELEMS_PER_MESSAGE)
-                elems_flush(w);
-}
-
-/* ---- intervals: tunnel name prefixes and LAN prefixes ---- */
-
-/* [lo, end) over big-endian byte strings; open: no end, up to the largest key. */
-typedef struct Interval {
-        uint8_t lo[IFNAMSIZ];
-        uint8_t end[IFNAMSIZ];
-        bool open;
-} Interval;
-
-/* Adds one; false when it wraps (the interval then runs to the end of the key space). */
-static bool key_increment(uint8_t *k, size_t len) {
-        for (size_t i = len; i-- > 0;)
-                if (++k[i] != 0)
-                        return true;
-        return false;
-}
-
-static size_t interval_key_len;
-
-static int interval_compare(const void *a, const void *b) {
-        return memcmp(((const Interval *)a)->lo, ((const Interval *)b)->lo, interval_key_len);
-}
-
-/* Sorts and merges overlapping and touching intervals: the kernel rejects overlaps. */
-static size_t intervals_merge(Interval *v, size_t n, size_t len) {
-        size_t m = 0;
-
-        if (n == 0)
-                return 0;
-        interval_key_len = len;
-        qsort(v, n, sizeof(Interval), interval_compare);
-        for (size_t i = 1; i < n; i++) {
-                Interval *cur = &v[m];
-
-                if (cur->open || memcmp(v[i].lo, cur->end, len) <= 0) {
-                        if (cur->open)
-                                continue;
-                        if (v[i].open || memcmp(v[i].end, cur->end, len) > 0) {
-                                memcpy(cur->end, v[i].end, len);
-                                cur->open = v[i].open;
-                        }
-                } else
-                        v[++m] = v[i];
-        }
-        return m + 1;
-}
-
-/* An interval set as the kernel's rbtree backend takes it, the way nft(8) writes it: a leading
- * end marker at zero, then each start key and, unless open, its end key with INTERVAL_END. */
-static void emit_intervals(Builder *b, int set, Interval *v, size_t n, size_t len) {
-        static const uint8_t zero[IFNAMSIZ];
-        ElemWriter w = {.b = b, .set = set};
-
-        n = intervals_merge(v, n, len);
-        if (n > 0 && memcmp(v[0].lo, zero, len) != 0)
-                elems_add(&w, zero, len, NFT_SET_ELEM_INTERVAL_END);
-        for (size_t i = 0; i < n; i++) {
-                elems_add(&w, v[i].lo, len, 0);
-                if (!v[i].open)
-                        elems_add(&w, v[i].end, len, NFT_SET_ELEM_INTERVAL_END);
-        }
-        elems_flush(&w);
-}
-
-static void tunnel_interval(const char *name, Interval *ret) {
-        size_t n = strlen(name);
-
-        *ret = (Interval){};
-        if (tunnel_name_is_pattern(name))
-                n--;
-        memcpy(ret->lo, name, n);
-        /* "wg0" is the single key "wg0\0...\0"; "tun*" is every key that starts with "tun". */
-        memcpy(ret->end, ret->lo, IFNAMSIZ);
-        if (tunnel_name_is_pattern(name))
-                ret->open = !key_increment(ret->end, n);
-        else
-                ret->open = !key_increment(ret->end, IFNAMSIZ);
-}
-
-static void prefix_interval(const LanPrefix *p, Interval *ret) {
-        size_t len = p->family == AF_INET ? 4 : 16;
-        unsigned plen = p->prefixlen > len * 8 ? len * 8 : p->prefixlen;
-
-        *ret = (Interval){};
-        memcpy(ret->lo, &p->addr, len);
-        for (size_t i = 0; i < len; i++) {
-                unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
-                uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
-
-                ret->lo[i] &= mask;
-                ret->end[i] = ret->lo[i] | (uint8_t)~mask;
-        }
-        ret->open = !key_increment(ret->end, len);
-}
+/* ---- the sets' elements ---- */
 
 /* The interfaces inside: the tunnels, and loopback, so that one lookup decides both. */
-static void emit_tunnel_elems(Builder *b) {
+static void emit_tunnel_elems(Builder *b, const Settings *s) {
         Interval v[TUNNELS_MAX + 1];
-        size_t n = b->settings->n_tunnels;
+        size_t n = s->n_tunnels;
 
         if (n > TUNNELS_MAX) {
                 builder_fail(b, -E2BIG);
                 return;
         }
         for (size_t i = 0; i < n; i++)
-                tunnel_interval(b->settings->tunnels[i], &v[i]);
+                tunnel_interval(s->tunnels[i], &v[i]);
         tunnel_interval("lo", &v[n++]);
-        emit_intervals(b, SET_TUNNELS, v, n, IFNAMSIZ);
+        emit_interval_elems(b, SET_TUNNELS, v, n, IFNAMSIZ);
 }
 
 /* One interval set from prefixes, plus the fixed ones of the same family. */
@@ -544,16 +92,16 @@ static void emit_prefix_elems(Builder *b, int set, int family, const LanPrefix *
         for (size_t i = 0; i < n_fixed; i++)
                 if (fixed[i].family == family)
                         prefix_interval(&fixed[i], &iv[m++]);
-        emit_intervals(b, set, iv, m, len);
+        emit_interval_elems(b, set, iv, m, len);
         free(iv);
 }
 
 /* The sets that follow the network: LAN (only with AllowLan) and on-link destinations. */
-static void emit_network_elems(Builder *b, const NetView *v) {
+static void emit_network_elems(Builder *b, const Settings *s, const NetView *v) {
         for (int family = AF_INET; family <= AF_INET6; family += AF_INET6 - AF_INET) {
                 bool v4 = family == AF_INET;
 
-                if (b->settings->allow_lan)
+                if (s->allow_lan)
                         emit_prefix_elems(b, v4 ? SET_LAN4 : SET_LAN6, family, v->lan, v->n_lan,
                                           lan_link_multicast, lan_link_multicast_count);
                 emit_prefix_elems(b, v4 ? SET_ONLINK4 : SET_ONLINK6, family, v->onlink, v->n_onlink,
@@ -573,11 +121,11 @@ static size_t endpoint_key(const Endpoint *e, uint8_t key[static KEY_MAX]) {
         return alen + 8;
 }
 
-static void emit_endpoint_elems(Builder *b) {
+static void emit_endpoint_elems(Builder *b, const Settings *s) {
         ElemWriter w4 = {.b = b, .set = SET_ENDPOINTS4}, w6 = {.b = b, .set = SET_ENDPOINTS6};
 
-        for (size_t i = 0; i < b->settings->n_endpoints; i++) {
-                const Endpoint *e = &b->settings->endpoints[i];
+        for (size_t i = 0; i < s->n_endpoints; i++) {
+                const Endpoint *e = &s->endpoints[i];
                 uint8_t key[KEY_MAX];
                 size_t len = endpoint_key(e, key);
 
@@ -587,53 +135,105 @@ static void emit_endpoint_elems(Builder *b) {
         elems_flush(&w6);
 }
 
+/* ---- the rules common to both tables ---- */
+
+/* DHCP: going out only to the limited broadcast, the DHCPv6 multicast groups and on-link
+ * servers, so that the DHCP ports carry nothing anywhere else. */
+static void rule_dhcp(Builder *b, const PacketView *v, int family, uint16_t sport, uint16_t dport) {
+        struct nftnl_rule *r = rule_new(b, v->chain);
+
+        match_family(b, r, v, family);
+        match_l4proto(b, r, v, family, NFT_CMP_EQ, IPPROTO_UDP);
+        match_port(b, r, v, family, 0, NFT_CMP_EQ, sport);
+        match_port(b, r, v, family, 2, NFT_CMP_EQ, dport);
+        if (v->d == EGRESS)
+                match_peer_in(b, r, v, family, SET_ONLINK4, SET_ONLINK6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+/* A hop limit of 255 proves a packet was not routed (RFC 4861). */
+static void match_unrouted(Builder *b, struct nftnl_rule *r, const PacketView *v) {
+        load_ip_header(b, r, v, 7, 1, reg32(0));
+        put_u8_eq(b, r, reg32(0), 255);
+}
+
+/* Neighbour discovery: router solicitation/advertisement, neighbour solicitation/
+ * advertisement, and redirects coming in; unrouted; going out, only to link-local,
+ * solicited-node and on-link destinations. */
+static void rule_ndp(Builder *b, const PacketView *v) {
+        struct nftnl_rule *r = rule_new(b, v->chain);
+        uint8_t first = 133, last = v->d == EGRESS ? 136 : 137;
+
+        match_family(b, r, v, AF_INET6);
+        match_l4proto(b, r, v, AF_INET6, NFT_CMP_EQ, IPPROTO_ICMPV6);
+        /* The frames chain has always tested the hop limit first. The order means nothing to
+         * the kernel; keeping it keeps the tables as they were. */
+        if (v->frame)
+                match_unrouted(b, r, v);
+        load_transport_header(b, r, v, AF_INET6, 0, 1);
+        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &first, sizeof(first));
+        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &last, sizeof(last));
+        if (!v->frame)
+                match_unrouted(b, r, v);
+        if (v->d == EGRESS)
+                match_peer_in(b, r, v, AF_INET6, SET_ONLINK4, SET_ONLINK6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+/* AllowDhcp: what a machine needs to get its addresses and find its neighbours. */
+static void rules_dhcp(Builder *b, const PacketView *v) {
+        if (v->d == EGRESS) {
+                rule_dhcp(b, v, AF_INET, 68, 67);
+                rule_dhcp(b, v, AF_INET6, 546, 547);
+        } else {
+                rule_dhcp(b, v, AF_INET, 67, 68);
+                rule_dhcp(b, v, AF_INET6, 547, 546);
+        }
+        rule_ndp(b, v);
+}
+
+/* LAN peers are allowed, but never DNS: a LAN resolver would see every name looked up. The
+ * inet chains drop DNS and accept the rest. A frames chain is an allow list, since it drops
+ * whatever no rule names: TCP and UDP but not to port 53, and ICMP; in a frame, IPv6 extension
+ * headers (which could hide a DNS query) are not looked into, and not accepted. */
+static void rules_lan(Builder *b, const PacketView *v, int family) {
+        static const uint8_t dns_protocols[] = {IPPROTO_UDP, IPPROTO_TCP};
+        struct nftnl_rule *r;
+
+        for (size_t i = 0; i < ELEMENTSOF(dns_protocols); i++) {
+                r = rule_new(b, v->chain);
+                match_family(b, r, v, family);
+                match_peer_in(b, r, v, family, SET_LAN4, SET_LAN6);
+                match_l4proto(b, r, v, family, NFT_CMP_EQ, dns_protocols[i]);
+                if (v->frame) {
+                        match_port(b, r, v, family, peer_port_offset(v->d), NFT_CMP_NEQ, 53);
+                        put_verdict(b, r, NF_ACCEPT, NULL);
+                } else {
+                        match_port(b, r, v, family, peer_port_offset(v->d), NFT_CMP_EQ, 53);
+                        put_counted_drop(b, r);
+                }
+                rule_emit(b, r);
+        }
+        r = rule_new(b, v->chain);
+        match_family(b, r, v, family);
+        match_peer_in(b, r, v, family, SET_LAN4, SET_LAN6);
+        if (v->frame)
+                match_l4proto(b, r, v, family, NFT_CMP_EQ,
+                              family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
 /* ---- the rules: table inet, for everything the IP stack sends, receives and forwards ---- */
 
 static const char *allow_chain(Direction d) {
         return d == EGRESS ? "allow_egress" : "allow_ingress";
 }
 
-/* Offsets of the peer's address in the IPv4 and IPv6 headers: destination going out, source
- * coming in; likewise the peer's port in the UDP/TCP header. */
-static uint32_t peer_addr_offset(int family, Direction d) {
-        if (family == AF_INET)
-                return d == EGRESS ? 16 : 12;
-        return d == EGRESS ? 24 : 8;
-}
-
-static uint32_t peer_port_offset(Direction d) {
-        return d == EGRESS ? 2 : 0;
-}
-
 static void put_iface(Builder *b, struct nftnl_rule *r, Direction d) {
         put_meta(b, r, d == EGRESS ? NFT_META_OIFNAME : NFT_META_IIFNAME, reg32(0));
-}
-
-/* ct state & mask != 0 */
-static void put_ct_state(Builder *b, struct nftnl_rule *r, uint32_t states) {
-        struct nftnl_expr *e = nftnl_expr_alloc("ct");
-        uint32_t zero = 0;
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg32(0));
-        }
-        put_expr(b, r, e);
-        put_bitwise_and(b, r, reg32(0), &states, sizeof(states));
-        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &zero, sizeof(zero));
-}
-
-/* fib daddr [. iif] type */
-static void put_fib_daddr_type(Builder *b, struct nftnl_rule *r, bool iif) {
-        struct nftnl_expr *e = nftnl_expr_alloc("fib");
-
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS,
-                                   NFTA_FIB_F_DADDR | (iif ? NFTA_FIB_F_IIF : 0));
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, reg32(0));
-        }
-        put_expr(b, r, e);
 }
 
 /* Replies to what containers and VMs behind us sent into a tunnel arrive from the tunnel and
@@ -661,14 +261,16 @@ static void rule_tunnels(Builder *b, const char *chain, Direction d) {
         rule_emit(b, r);
 }
 
-/* ip daddr . meta l4proto . th dport @endpoints4 (saddr/sport coming in). */
-static void put_endpoint_match(Builder *b, struct nftnl_rule *r, Direction d, int family) {
+/* ip daddr . meta l4proto . th dport @endpoints4 (saddr/sport coming in): each member in the
+ * registers after the one before, as the set's concatenated key has them. */
+static void match_endpoint(Builder *b, struct nftnl_rule *r, const PacketView *v, int family) {
         uint32_t alen = family == AF_INET ? 4 : 16;
 
-        put_nfproto(b, r, family);
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d), alen, reg32(0));
+        match_family(b, r, v, family);
+        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, v->d), alen,
+                    reg32(0));
         put_meta(b, r, NFT_META_L4PROTO, reg32(alen / 4));
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, peer_port_offset(d), 2,
+        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, peer_port_offset(v->d), 2,
                     reg32(alen / 4 + 1));
         put_lookup(b, r, reg32(0), family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6);
 }
@@ -678,11 +280,11 @@ static void put_endpoint_match(Builder *b, struct nftnl_rule *r, Direction d, in
  * seen our packet first), so that nobody on the LAN can reach local sockets by claiming to be
  * the VPN server; the prerouting chain has already dropped what is not for the interface it
  * arrived on. */
-static void rules_endpoints(Builder *b, Direction d, int family) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
+static void rule_endpoints(Builder *b, const PacketView *v, int family) {
+        struct nftnl_rule *r = rule_new(b, v->chain);
 
-        put_endpoint_match(b, r, d, family);
-        if (d == INGRESS) {
+        match_endpoint(b, r, v, family);
+        if (v->d == INGRESS) {
                 put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED));
                 put_verdict(b, r, NF_ACCEPT, NULL);
         } else
@@ -694,12 +296,12 @@ static void rules_endpoints(Builder *b, Direction d, int family) {
  * refused; "meta skuid" finds no owner for the kernel's own sockets (kernel WireGuard) and for
  * forwarded packets, so the rule does not match them and they go on. With EndpointMark, only
  * packets carrying it. */
-static void chain_endpoint_out(Builder *b) {
-        uint32_t mark = b->settings->endpoint_mark, root = 0;
+static void chain_endpoint_out(Builder *b, const Settings *s) {
+        uint32_t mark = s->endpoint_mark, root = 0;
         struct nftnl_rule *r;
 
         emit_chain(b, "endpoint_out", -1, 0, NF_DROP, NULL);
-        if (!b->settings->endpoint_any_user) {
+        if (!s->endpoint_any_user) {
                 r = rule_new(b, "endpoint_out");
                 put_meta(b, r, NFT_META_SKUID, reg32(0));
                 put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &root, sizeof(root));
@@ -718,108 +320,38 @@ static void chain_endpoint_out(Builder *b) {
         rule_emit(b, r);
 }
 
-static void put_peer_in(Builder *b, struct nftnl_rule *r, Direction d, int family, int set4,
-                        int set6) {
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, peer_addr_offset(family, d),
-                    family == AF_INET ? 4 : 16, reg32(0));
-        put_lookup(b, r, reg32(0), family == AF_INET ? set4 : set6);
-}
-
-/* DHCP: going out only to the limited broadcast, the DHCPv6 multicast groups and on-link
- * servers, so that the DHCP ports carry nothing anywhere else. */
-static void rule_dhcp(Builder *b, Direction d, int family, uint16_t sport, uint16_t dport) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
-
-        put_nfproto(b, r, family);
-        put_l4proto(b, r, IPPROTO_UDP);
-        put_port_eq(b, r, 0, sport);
-        put_port_eq(b, r, 2, dport);
-        if (d == EGRESS)
-                put_peer_in(b, r, d, family, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-/* Neighbour discovery: router solicitation/advertisement, neighbour solicitation/
- * advertisement, and redirects coming in. A hop limit of 255 proves a packet was not routed
- * (RFC 4861); going out, only to link-local, solicited-node and on-link destinations. */
-static void rule_ndp(Builder *b, Direction d) {
-        struct nftnl_rule *r = rule_new(b, allow_chain(d));
-        uint8_t lo = 133, hi = d == EGRESS ? 136 : 137, hops = 255;
-
-        put_nfproto(b, r, AF_INET6);
-        put_l4proto(b, r, IPPROTO_ICMPV6);
-        put_payload(b, r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, reg32(0));
-        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &lo, sizeof(lo));
-        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &hi, sizeof(hi));
-        put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, 7, 1, reg32(0));
-        put_u8_eq(b, r, reg32(0), hops);
-        if (d == EGRESS)
-                put_peer_in(b, r, d, AF_INET6, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-static void rules_dhcp(Builder *b, Direction d) {
-        if (d == EGRESS) {
-                rule_dhcp(b, d, AF_INET, 68, 67);
-                rule_dhcp(b, d, AF_INET6, 546, 547);
-        } else {
-                rule_dhcp(b, d, AF_INET, 67, 68);
-                rule_dhcp(b, d, AF_INET6, 547, 546);
-        }
-        rule_ndp(b, d);
-}
-
-/* LAN peers are allowed, but never DNS: a LAN resolver would see every name looked up. */
-static void rules_lan(Builder *b, Direction d, int family) {
-        static const uint8_t dns_protocols[] = {IPPROTO_UDP, IPPROTO_TCP};
-        struct nftnl_rule *r;
-
-        for (size_t i = 0; i < ELEMENTSOF(dns_protocols); i++) {
-                r = rule_new(b, allow_chain(d));
-                put_nfproto(b, r, family);
-                put_peer_in(b, r, d, family, SET_LAN4, SET_LAN6);
-                put_l4proto(b, r, dns_protocols[i]);
-                put_port_eq(b, r, peer_port_offset(d), 53);
-                put_counted_drop(b, r);
-                rule_emit(b, r);
-        }
-        r = rule_new(b, allow_chain(d));
-        put_nfproto(b, r, family);
-        put_peer_in(b, r, d, family, SET_LAN4, SET_LAN6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-/* The allow list for one direction outside the tunnels, in a regular chain that returns when
- * nothing matched. */
 /* ICMP errors about a flow this machine may have (conntrack ties them to it: "related"):
  * "packet too big" keeps path MTU discovery towards the VPN server working, "port unreachable"
  * tells the VPN client at once. They reach no socket but the flow's. */
-static void rules_icmp_errors(Builder *b) {
-        static const uint8_t protocols[] = {IPPROTO_ICMP, IPPROTO_ICMPV6};
+static void rules_icmp_errors(Builder *b, const PacketView *v) {
+        static const int families[] = {AF_INET, AF_INET6};
 
-        for (size_t i = 0; i < ELEMENTSOF(protocols); i++) {
-                struct nftnl_rule *r = rule_new(b, allow_chain(INGRESS));
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                struct nftnl_rule *r = rule_new(b, v->chain);
 
-                put_l4proto(b, r, protocols[i]);
+                match_l4proto(b, r, v, families[i], NFT_CMP_EQ,
+                              families[i] == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
                 put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_RELATED));
                 put_verdict(b, r, NF_ACCEPT, NULL);
                 rule_emit(b, r);
         }
 }
 
-static void rules_allow(Builder *b, Direction d) {
-        rules_endpoints(b, d, AF_INET);
-        rules_endpoints(b, d, AF_INET6);
+/* The allow list for one direction outside the tunnels, in a regular chain that returns when
+ * nothing matched. */
+static void chain_allow(Builder *b, const Settings *s, Direction d) {
+        const PacketView v = {.chain = allow_chain(d), .d = d};
+
+        emit_chain(b, v.chain, -1, 0, NF_DROP, NULL);
+        rule_endpoints(b, &v, AF_INET);
+        rule_endpoints(b, &v, AF_INET6);
         if (d == INGRESS)
-                rules_icmp_errors(b);
-        if (b->settings->allow_dhcp)
-                rules_dhcp(b, d);
-        if (b->settings->allow_lan) {
-                rules_lan(b, d, AF_INET);
-                rules_lan(b, d, AF_INET6);
+                rules_icmp_errors(b, &v);
+        if (s->allow_dhcp)
+                rules_dhcp(b, &v);
+        if (s->allow_lan) {
+                rules_lan(b, &v, AF_INET);
+                rules_lan(b, &v, AF_INET6);
         }
 }
 
@@ -867,144 +399,34 @@ static void chain_prerouting(Builder *b) {
 
 /* ---- the rules: table netdev, for frames that never met the IP stack ---- */
 
-/* Where a frame's IPv4/IPv6 header starts, read from the bytes that go on the wire: after the
- * Ethernet header, or at the start on links without one. Never from the socket's claims: an
- * AF_PACKET sender chooses skb->protocol freely. */
-static void put_frame_load(Builder *b, struct nftnl_rule *r, LinkLayout layout, uint32_t offset,
-                           uint32_t len, uint32_t reg) {
-        if (layout == LAYOUT_ETHERNET)
-                put_payload(b, r, NFT_PAYLOAD_LL_HEADER, ETH_HLEN + offset, len, reg);
-        else
-                put_payload(b, r, NFT_PAYLOAD_NETWORK_HEADER, offset, len, reg);
-}
-
-/* The frame is IPv4 without options (the layout every rule below reads), or IPv6. */
-static void put_frame_family(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family) {
-        uint16_t type = htons(family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
-        uint8_t v4 = 0x45, v6 = 0x60, mask = 0xf0;
-
-        if (layout == LAYOUT_ETHERNET) {
-                put_payload(b, r, NFT_PAYLOAD_LL_HEADER, 12, 2, reg32(0));
-                put_cmp(b, r, reg32(0), NFT_CMP_EQ, &type, sizeof(type));
-        }
-        put_frame_load(b, r, layout, 0, 1, reg32(0));
-        if (family == AF_INET)
-                put_u8_eq(b, r, reg32(0), v4);
-        else {
-                put_bitwise_and(b, r, reg32(0), &mask, sizeof(mask));
-                put_u8_eq(b, r, reg32(0), v6);
-        }
-}
-
-#define IP4_HLEN 20
-#define IP6_HLEN 40
-
-static uint32_t frame_l4_offset(int family) {
-        return family == AF_INET ? IP4_HLEN : IP6_HLEN;
-}
-
-static void put_frame_proto(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
-                            uint32_t op, uint8_t proto) {
-        put_frame_load(b, r, layout, family == AF_INET ? 9 : 6, 1, reg32(0));
-        put_cmp(b, r, reg32(0), op, &proto, sizeof(proto));
-}
-
-static void put_frame_daddr_in(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
-                               int set4, int set6) {
-        put_frame_load(b, r, layout, peer_addr_offset(family, EGRESS), family == AF_INET ? 4 : 16,
-                       reg32(0));
-        put_lookup(b, r, reg32(0), family == AF_INET ? set4 : set6);
-}
-
-static void put_frame_port(Builder *b, struct nftnl_rule *r, LinkLayout layout, int family,
-                           uint32_t offset, uint32_t op, uint16_t port) {
-        uint16_t be = htons(port);
-
-        put_frame_load(b, r, layout, frame_l4_offset(family) + offset, 2, reg32(0));
-        put_cmp(b, r, reg32(0), op, &be, sizeof(be));
-}
-
 static const char *frames_chain(LinkLayout layout) {
         return layout == LAYOUT_ETHERNET ? "frames_ethernet" : "frames_ip";
 }
 
-static void frame_rule_dhcp(Builder *b, LinkLayout layout, int family, uint16_t sport,
-                            uint16_t dport) {
-        struct nftnl_rule *r = rule_new(b, frames_chain(layout));
-
-        put_frame_family(b, r, layout, family);
-        put_frame_proto(b, r, layout, family, NFT_CMP_EQ, IPPROTO_UDP);
-        put_frame_port(b, r, layout, family, 0, NFT_CMP_EQ, sport);
-        put_frame_port(b, r, layout, family, 2, NFT_CMP_EQ, dport);
-        put_frame_daddr_in(b, r, layout, family, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-static void frame_rule_ndp(Builder *b, LinkLayout layout) {
-        struct nftnl_rule *r = rule_new(b, frames_chain(layout));
-        uint8_t lo = 133, hi = 136, hops = 255;
-
-        put_frame_family(b, r, layout, AF_INET6);
-        put_frame_proto(b, r, layout, AF_INET6, NFT_CMP_EQ, IPPROTO_ICMPV6);
-        put_frame_load(b, r, layout, 7, 1, reg32(0));
-        put_u8_eq(b, r, reg32(0), hops);
-        put_frame_load(b, r, layout, IP6_HLEN, 1, reg32(0));
-        put_cmp(b, r, reg32(0), NFT_CMP_GTE, &lo, sizeof(lo));
-        put_cmp(b, r, reg32(0), NFT_CMP_LTE, &hi, sizeof(hi));
-        put_frame_daddr_in(b, r, layout, AF_INET6, SET_ONLINK4, SET_ONLINK6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
-/* LAN frames: TCP and UDP but not to port 53; other protocols whole (ICMP, ICMPv6); IPv6
- * extension headers, which could hide a DNS query, not at all. */
-static void frame_rules_lan(Builder *b, LinkLayout layout, int family) {
-        static const uint8_t ports[] = {IPPROTO_UDP, IPPROTO_TCP};
-        struct nftnl_rule *r;
-
-        for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
-                r = rule_new(b, frames_chain(layout));
-                put_frame_family(b, r, layout, family);
-                put_frame_daddr_in(b, r, layout, family, SET_LAN4, SET_LAN6);
-                put_frame_proto(b, r, layout, family, NFT_CMP_EQ, ports[i]);
-                put_frame_port(b, r, layout, family, 2, NFT_CMP_NEQ, 53);
-                put_verdict(b, r, NF_ACCEPT, NULL);
-                rule_emit(b, r);
-        }
-        r = rule_new(b, frames_chain(layout));
-        put_frame_family(b, r, layout, family);
-        put_frame_daddr_in(b, r, layout, family, SET_LAN4, SET_LAN6);
-        put_frame_proto(b, r, layout, family, NFT_CMP_EQ,
-                        family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
-        put_verdict(b, r, NF_ACCEPT, NULL);
-        rule_emit(b, r);
-}
-
 /* What may leave a link without having been routed by this host: ARP, DHCP and neighbour
- * discovery as the outside allow list has them, and LAN traffic with AllowLan. This is what a
- * DHCP client's packet socket sends; anything else from an AF_PACKET socket is dropped. */
-static void chain_frames(Builder *b, LinkLayout layout) {
+ * discovery as the inet table allows them going out, and LAN traffic with AllowLan. This is
+ * what a DHCP client's packet socket sends; anything else from an AF_PACKET socket is
+ * dropped. */
+static void chain_frames(Builder *b, const Settings *s, LinkLayout layout) {
+        const PacketView v = {
+                .chain = frames_chain(layout), .d = EGRESS, .frame = true, .layout = layout};
         struct nftnl_rule *r;
 
-        emit_chain(b, frames_chain(layout), -1, 0, NF_DROP, NULL);
+        emit_chain(b, v.chain, -1, 0, NF_DROP, NULL);
         if (layout == LAYOUT_ETHERNET) {
                 uint16_t arp = htons(ETH_P_ARP);
 
-                r = rule_new(b, frames_chain(layout));
+                r = rule_new(b, v.chain);
                 put_payload(b, r, NFT_PAYLOAD_LL_HEADER, 12, 2, reg32(0));
                 put_cmp(b, r, reg32(0), NFT_CMP_EQ, &arp, sizeof(arp));
                 put_verdict(b, r, NF_ACCEPT, NULL);
                 rule_emit(b, r);
         }
-        if (b->settings->allow_dhcp) {
-                frame_rule_dhcp(b, layout, AF_INET, 68, 67);
-                frame_rule_dhcp(b, layout, AF_INET6, 546, 547);
-                frame_rule_ndp(b, layout);
-        }
-        if (b->settings->allow_lan) {
-                frame_rules_lan(b, layout, AF_INET);
-                frame_rules_lan(b, layout, AF_INET6);
+        if (s->allow_dhcp)
+                rules_dhcp(b, &v);
+        if (s->allow_lan) {
+                rules_lan(b, &v, AF_INET);
+                rules_lan(b, &v, AF_INET6);
         }
 }
 
@@ -1048,12 +470,18 @@ static void emit_sets_network(Builder *b) {
         emit_set(b, SET_ONLINK6, NFT_TYPE_IP6ADDR, 16, true);
 }
 
-static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
-        if (p->adopt)
-                emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
-        if (p->replace)
+/* Replacing: claim an orphaned table first (only its owner may delete it), then delete and
+ * re-create it. One transaction: the old rules stay in force until the new ones are. */
+static void table_create(Builder *b, bool adopt, bool replace, uint32_t flags) {
+        if (adopt)
+                emit_table(b, NFT_MSG_NEWTABLE, flags);
+        if (replace)
                 emit_table(b, NFT_MSG_DELTABLE, 0);
-        emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+        emit_table(b, NFT_MSG_NEWTABLE, flags);
+}
+
+static void build_inet(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
+        table_create(b, p->adopt, p->replace, p->table_flags);
 
         emit_counter(b, p->blocked_packets, p->blocked_bytes);
         emit_set(b, SET_TUNNELS, NFT_TYPE_IFNAME, IFNAMSIZ, true);
@@ -1067,15 +495,13 @@ static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
                  24, false);
         emit_sets_network(b);
 
-        emit_tunnel_elems(b);
-        emit_endpoint_elems(b);
-        emit_network_elems(b, v);
+        emit_tunnel_elems(b, s);
+        emit_endpoint_elems(b, s);
+        emit_network_elems(b, s, v);
 
-        chain_endpoint_out(b);
-        emit_chain(b, allow_chain(EGRESS), -1, 0, NF_DROP, NULL);
-        rules_allow(b, EGRESS);
-        emit_chain(b, allow_chain(INGRESS), -1, 0, NF_DROP, NULL);
-        rules_allow(b, INGRESS);
+        chain_endpoint_out(b, s);
+        chain_allow(b, s, EGRESS);
+        chain_allow(b, s, INGRESS);
 
         chain_prerouting(b);
         chain_base(b, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
@@ -1084,98 +510,62 @@ static void build_inet(Builder *b, const NetView *v, const RulesetParams *p) {
         chain_base(b, "postrouting", NF_INET_POST_ROUTING, PRIORITY_POSTROUTING_LAST, EGRESS);
 }
 
-static void build_netdev(Builder *b, const NetView *v, const RulesetParams *p) {
-        if (p->adopt_frames)
-                emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
-        if (p->replace_frames)
-                emit_table(b, NFT_MSG_DELTABLE, 0);
-        emit_table(b, NFT_MSG_NEWTABLE, p->table_flags);
+static void build_netdev(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
+        table_create(b, p->adopt_frames, p->replace_frames, p->table_flags);
         emit_counter(b, p->blocked_frames, p->blocked_frames_bytes);
         emit_sets_network(b);
-        emit_network_elems(b, v);
-        chain_frames(b, LAYOUT_ETHERNET);
-        chain_frames(b, LAYOUT_IP);
+        emit_network_elems(b, s, v);
+        chain_frames(b, s, LAYOUT_ETHERNET);
+        chain_frames(b, s, LAYOUT_IP);
         for (size_t i = 0; i < v->n_links; i++)
                 chain_link(b, &v->links[i]);
 }
 
-int ruleset_build(Batch *batch, const Settings *s, const NetView *v, const RulesetParams *p) {
-        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
-        int r;
+static Builder ruleset_begin(Batch *batch) {
+        return builder_begin(batch, set_names, SET_COUNT);
+}
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
-        /* Replacing: claim an orphaned table first (only its owner may delete it), then delete and
-         * re-create it. One transaction: the old rules stay in force until the new ones are. */
-        build_inet(&b, v, p);
+int ruleset_build(Batch *batch, const Settings *s, const NetView *v, const RulesetParams *p) {
+        Builder b = ruleset_begin(batch);
+
+        build_inet(&b, s, v, p);
         if (p->frames) {
                 b.family = NFPROTO_NETDEV;
-                build_netdev(&b, v, p);
+                build_netdev(&b, s, v, p);
         } else if (p->replace_frames) {
                 b.family = NFPROTO_NETDEV;
                 emit_table(&b, NFT_MSG_DELTABLE, 0);
         }
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
+        return builder_end(&b);
 }
 
 int ruleset_build_endpoint_change(Batch *batch, const Endpoint *e, bool add) {
-        Builder b = {.batch = batch, .family = NFPROTO_INET};
-        struct nftnl_set *set;
-        struct nftnl_set_elem *elem;
-        struct nlmsghdr *nlh;
+        Builder b = ruleset_begin(batch);
         uint8_t key[KEY_MAX];
         size_t len = endpoint_key(e, key);
-        int r;
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
-        set = nftnl_set_alloc();
-        elem = nftnl_set_elem_alloc();
-        if (!set || !elem) {
-                nftnl_set_free(set);
-                nftnl_set_elem_free(elem);
-                return -ENOMEM;
-        }
-        nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
-        nftnl_set_set_str(set, NFTNL_SET_TABLE, TABLE_NAME);
-        nftnl_set_set_str(set, NFTNL_SET_NAME,
-                          set_names[e->family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6]);
-        nftnl_set_elem_set(elem, NFTNL_SET_ELEM_KEY, key, (uint32_t)len);
-        nftnl_set_elem_add(set, elem);
         /* NLM_F_EXCL on add and the kernel's ENOENT on delete keep kernel and settings in step. */
-        nlh = batch_open(batch, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, NFPROTO_INET,
-                         add ? NLM_F_CREATE | NLM_F_EXCL : 0);
-        if (nlh) {
-                nftnl_set_elems_nlmsg_build_payload(nlh, set);
-                batch_close(batch, nlh);
-        } else
-                builder_fail(&b, -ENOMEM);
-        nftnl_set_free(set);
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
+        emit_elem_change(&b, e->family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6,
+                         add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+                         add ? NLM_F_CREATE | NLM_F_EXCL : 0, key, (uint32_t)len);
+        return builder_end(&b);
 }
 
-/* A DELSETELEM without elements flushes the set; new elements follow in the same transaction,
- * so no packet ever sees the set empty. */
-static void flush_set(Builder *b, int set) {
-        struct nftnl_set *s = set_new(b, set);
-        struct nlmsghdr *nlh;
+int ruleset_build_tunnels_update(Batch *batch, const Settings *s) {
+        Builder b = ruleset_begin(batch);
 
-        if (!s)
-                return;
-        nftnl_set_unset(s, NFTNL_SET_ID);
-        nlh = batch_open(b->batch, NFT_MSG_DELSETELEM, b->family, 0);
-        if (nlh) {
-                nftnl_set_elems_nlmsg_build_payload(nlh, s);
-                batch_close(b->batch, nlh);
-        } else
-                builder_fail(b, -ENOMEM);
-        nftnl_set_free(s);
+        /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than patch. The
+         * flush and the new elements are one transaction: no packet sees the set empty. */
+        emit_set_flush(&b, SET_TUNNELS);
+        emit_tunnel_elems(&b, s);
+        return builder_end(&b);
+}
+
+/* The sets that follow the network, emptied and refilled in the same transaction. */
+static void refill_network_sets(Builder *b, const Settings *s, const NetView *v) {
+        for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
+                emit_set_flush(b, set);
+        emit_network_elems(b, s, v);
 }
 
 static bool link_listed(const NetView *v, const GuardedLink *l) {
@@ -1185,37 +575,14 @@ static bool link_listed(const NetView *v, const GuardedLink *l) {
         return false;
 }
 
-int ruleset_build_tunnels_update(Batch *batch, const Settings *s) {
-        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
-        int r;
-
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
-        /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than patch. */
-        flush_set(&b, SET_TUNNELS);
-        emit_tunnel_elems(&b);
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
-}
-
 int ruleset_build_network_update(Batch *batch, const Settings *s, const NetView *old,
                                  const NetView *now, bool frames) {
-        Builder b = {.batch = batch, .settings = s, .family = NFPROTO_INET};
-        int r;
+        Builder b = ruleset_begin(batch);
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
-        for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
-                flush_set(&b, set);
-        emit_network_elems(&b, now);
+        refill_network_sets(&b, s, now);
         if (frames) {
                 b.family = NFPROTO_NETDEV;
-                for (int set = SET_LAN4; set <= SET_ONLINK6; set++)
-                        flush_set(&b, set);
-                emit_network_elems(&b, now);
+                refill_network_sets(&b, s, now);
                 /* Links that went or changed lose their chain, new ones get one. */
                 for (size_t i = 0; i < old->n_links; i++)
                         if (!link_listed(now, &old->links[i])) {
@@ -1228,30 +595,17 @@ int ruleset_build_network_update(Batch *batch, const Settings *s, const NetView 
                         if (!link_listed(old, &now->links[i]))
                                 chain_link(&b, &now->links[i]);
         }
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
+        return builder_end(&b);
 }
 
 int ruleset_build_delete(Batch *batch, bool inet, bool frames) {
-        Builder b = {.batch = batch, .family = NFPROTO_INET};
-        int r;
+        Builder b = ruleset_begin(batch);
 
-        r = batch_begin(batch);
-        if (r < 0)
-                return r;
         if (inet)
                 emit_table(&b, NFT_MSG_DELTABLE, 0);
         if (frames) {
                 b.family = NFPROTO_NETDEV;
                 emit_table(&b, NFT_MSG_DELTABLE, 0);
         }
-        if (b.r < 0)
-                return b.r;
-        return batch_end(batch);
-}
-
-bool guarded_link_equal(const GuardedLink *a, const GuardedLink *b) {
-        return strcmp(a->name, b->name) == 0 && a->layout == b->layout &&
-               a->impostor == b->impostor;
+        return builder_end(&b);
 }

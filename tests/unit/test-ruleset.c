@@ -1,17 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The builder's batch, parsed back with libnftnl: the messages, their order and flags, the
- * chains, the rules' expressions and the set elements byte for byte. No root needed. */
+ * chains, every rule expression by expression (names and attributes, not libnftnl's text) and
+ * the set elements byte for byte. No root needed. */
 #include <netinet/in.h>
 
+#include <inttypes.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stdarg.h>
 
 #include "ruleset.h"
 #include "test.h"
@@ -171,9 +178,19 @@ TEST(base_chains_drop) {
         ASSERT_EQ(regular, 3);
 }
 
-/* The rules of one chain, each rendered by libnftnl as "[ expr ] [ expr ] ...". */
-static size_t chain_rules(const Batch *b, const char *chain, char out[][1024], size_t max) {
-        size_t n = 0;
+/* ---- rules, parsed back and compared expression by expression ---- */
+
+#define RULES_MAX 32
+
+/* The rules of one chain, in order. */
+typedef struct Rules {
+        const char *chain;
+        struct nftnl_rule *rule[RULES_MAX];
+        size_t n;
+} Rules;
+
+static Rules chain_rules(const Batch *b, const char *chain) {
+        Rules rs = {.chain = chain};
 
         for_each_msg(nlh, b) {
                 struct nftnl_rule *r;
@@ -182,148 +199,455 @@ static size_t chain_rules(const Batch *b, const char *chain, char out[][1024], s
                         continue;
                 r = nftnl_rule_alloc();
                 ASSERT_EQ(nftnl_rule_nlmsg_parse(nlh, r), 0);
-                if (strcmp(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), chain) == 0) {
-                        ASSERT(n < max);
-                        nftnl_rule_snprintf(out[n++], 1024, r, NFTNL_OUTPUT_DEFAULT, 0);
+                if (strcmp(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), chain) != 0) {
+                        nftnl_rule_free(r);
+                        continue;
                 }
-                nftnl_rule_free(r);
+                ASSERT(rs.n < RULES_MAX);
+                rs.rule[rs.n++] = r;
+        }
+        return rs;
+}
+
+static void rules_done(Rules *rs) {
+        for (size_t i = 0; i < rs->n; i++)
+                nftnl_rule_free(rs->rule[i]);
+}
+
+/* One expected expression; what each field means depends on the expression's name (see the
+ * macros below). A list of them ends with END. */
+typedef struct Want {
+        const char *name;
+        uint32_t key;         /* meta and ct key, payload base, cmp op, fib flags, verdict */
+        uint32_t offset, len; /* payload */
+        uint32_t reg;     /* the register loaded (meta, payload, ct, fib) or read (cmp, lookup) */
+        const void *data; /* cmp data, bitwise mask */
+        uint32_t data_len;
+        const char *str; /* lookup set, jump or goto target, objref name */
+} Want;
+
+#define R1 NFT_REG_1
+#define END                                                                                        \
+        { NULL }
+#define META(k)                                                                                    \
+        { .name = "meta", .key = (k), .reg = R1 }
+#define META_TO(k, r)                                                                              \
+        { .name = "meta", .key = (k), .reg = (r) }
+#define PAYLOAD(base, off, l)                                                                      \
+        { .name = "payload", .key = (base), .offset = (off), .len = (l), .reg = R1 }
+#define PAYLOAD_TO(base, off, l, r)                                                                \
+        { .name = "payload", .key = (base), .offset = (off), .len = (l), .reg = (r) }
+#define CMP_BYTES(op, bytes, n)                                                                    \
+        { .name = "cmp", .key = (op), .reg = R1, .data = (bytes), .data_len = (n) }
+#define CMP_U8(op, v) CMP_BYTES(op, ((const uint8_t[]){(v)}), 1)
+#define CMP_BE16(op, v) CMP_BYTES(op, ((const uint8_t[]){(v) >> 8, (v)&0xff}), 2)
+#define CMP_U32(op, v) CMP_BYTES(op, ((const uint32_t[]){(v)}), 4)
+#define BITWISE_AND_U8(m)                                                                          \
+        { .name = "bitwise", .reg = R1, .data = (const uint8_t[]){(m)}, .data_len = 1 }
+#define BITWISE_AND_U32(m)                                                                         \
+        { .name = "bitwise", .reg = R1, .data = (const uint32_t[]){(m)}, .data_len = 4 }
+#define LOOKUP(set)                                                                                \
+        { .name = "lookup", .reg = R1, .str = (set) }
+#define CT_STATE(states)                                                                           \
+        {.name = "ct", .key = NFT_CT_STATE, .reg = R1}, BITWISE_AND_U32(states),                   \
+                CMP_U32(NFT_CMP_NEQ, 0)
+#define FIB_DADDR_TYPE(flags)                                                                      \
+        { .name = "fib", .key = NFTA_FIB_F_DADDR | (flags), .reg = R1 }
+#define VERDICT(v, chain)                                                                          \
+        { .name = "immediate", .key = (uint32_t)(v), .str = (chain) }
+#define ACCEPT VERDICT(NF_ACCEPT, NULL)
+#define JUMP(chain) VERDICT(NFT_JUMP, chain)
+#define GOTO(chain) VERDICT(NFT_GOTO, chain)
+#define COUNTED_DROP {.name = "objref", .str = "blocked"}, VERDICT(NF_DROP, NULL)
+
+/* The tests that the inet table's rules make. */
+#define NFPROTO(family)                                                                            \
+        META(NFT_META_NFPROTO),                                                                    \
+                CMP_U8(NFT_CMP_EQ, (family) == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6)
+#define L4PROTO(proto) META(NFT_META_L4PROTO), CMP_U8(NFT_CMP_EQ, proto)
+#define NH(off, len) PAYLOAD(NFT_PAYLOAD_NETWORK_HEADER, off, len)
+#define TH(off, len) PAYLOAD(NFT_PAYLOAD_TRANSPORT_HEADER, off, len)
+#define TH_PORT(off, port) TH(off, 2), CMP_BE16(NFT_CMP_EQ, port)
+#define IN_SET(off, len, set) NH(off, len), LOOKUP(set)
+#define TUNNELS(meta_key) META(meta_key), LOOKUP("tunnels")
+
+/* Where the expression is, for the failure message. */
+typedef struct Place {
+        const char *chain;
+        size_t rule;
+        unsigned expr;
+        const char *name;
+} Place;
+
+_printf_(2, 3) static void fail(const Place *p, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "chain %s, rule %zu, expression %u (%s): ", p->chain, p->rule, p->expr,
+                p->name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        abort();
+}
+
+static void check_u32(const Place *p, const struct nftnl_expr *e, uint16_t attr, const char *what,
+                      uint32_t want) {
+        if (!nftnl_expr_is_set(e, attr))
+                fail(p, "no %s, expected %" PRIu32, what, want);
+        if (nftnl_expr_get_u32(e, attr) != want)
+                fail(p, "%s %" PRIu32 ", expected %" PRIu32, what, nftnl_expr_get_u32(e, attr),
+                     want);
+}
+
+/* want == NULL: the attribute is absent. */
+static void check_str(const Place *p, const struct nftnl_expr *e, uint16_t attr, const char *what,
+                      const char *want) {
+        const char *got = nftnl_expr_is_set(e, attr) ? nftnl_expr_get_str(e, attr) : NULL;
+
+        if (!want && got)
+                fail(p, "%s \"%s\", expected none", what, got);
+        if (want && (!got || strcmp(got, want) != 0))
+                fail(p, "%s \"%s\", expected \"%s\"", what, got ? got : "(none)", want);
+}
+
+/* "01 02 03" */
+static const char *hex(const void *data, uint32_t len, char buf[static 3 * 64]) {
+        buf[0] = 0;
+        for (uint32_t i = 0; data && i < len && i < 64; i++)
+                sprintf(buf + 3 * i, i ? " %02x" : "%02x", ((const uint8_t *)data)[i]);
+        return buf;
+}
+
+static void check_data(const Place *p, const struct nftnl_expr *e, uint16_t attr, const char *what,
+                       const void *want, uint32_t want_len) {
+        char got_hex[3 * 64], want_hex[3 * 64];
+        uint32_t len = 0;
+        const void *got = nftnl_expr_get(e, attr, &len);
+
+        if (!got || len != want_len || memcmp(got, want, len) != 0)
+                fail(p, "%s [%s], expected [%s]", what, hex(got, len, got_hex),
+                     hex(want, want_len, want_hex));
+}
+
+static void check_expr(const Place *p, const struct nftnl_expr *e, const Want *w) {
+        static const uint8_t zero[16];
+        const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+        if (strcmp(name, w->name) != 0)
+                fail(p, "found %s instead", name);
+        if (strcmp(name, "meta") == 0) {
+                check_u32(p, e, NFTNL_EXPR_META_KEY, "key", w->key);
+                check_u32(p, e, NFTNL_EXPR_META_DREG, "dreg", w->reg);
+        } else if (strcmp(name, "payload") == 0) {
+                check_u32(p, e, NFTNL_EXPR_PAYLOAD_BASE, "base", w->key);
+                check_u32(p, e, NFTNL_EXPR_PAYLOAD_OFFSET, "offset", w->offset);
+                check_u32(p, e, NFTNL_EXPR_PAYLOAD_LEN, "len", w->len);
+                check_u32(p, e, NFTNL_EXPR_PAYLOAD_DREG, "dreg", w->reg);
+        } else if (strcmp(name, "cmp") == 0) {
+                check_u32(p, e, NFTNL_EXPR_CMP_SREG, "sreg", w->reg);
+                check_u32(p, e, NFTNL_EXPR_CMP_OP, "op", w->key);
+                check_data(p, e, NFTNL_EXPR_CMP_DATA, "data", w->data, w->data_len);
+        } else if (strcmp(name, "bitwise") == 0) {
+                check_u32(p, e, NFTNL_EXPR_BITWISE_SREG, "sreg", w->reg);
+                check_u32(p, e, NFTNL_EXPR_BITWISE_DREG, "dreg", w->reg);
+                check_u32(p, e, NFTNL_EXPR_BITWISE_LEN, "len", w->data_len);
+                check_data(p, e, NFTNL_EXPR_BITWISE_MASK, "mask", w->data, w->data_len);
+                check_data(p, e, NFTNL_EXPR_BITWISE_XOR, "xor", zero, w->data_len);
+        } else if (strcmp(name, "lookup") == 0) {
+                check_u32(p, e, NFTNL_EXPR_LOOKUP_SREG, "sreg", w->reg);
+                check_str(p, e, NFTNL_EXPR_LOOKUP_SET, "set", w->str);
+                check_u32(p, e, NFTNL_EXPR_LOOKUP_FLAGS, "flags", 0);
+        } else if (strcmp(name, "ct") == 0) {
+                check_u32(p, e, NFTNL_EXPR_CT_KEY, "key", w->key);
+                check_u32(p, e, NFTNL_EXPR_CT_DREG, "dreg", w->reg);
+        } else if (strcmp(name, "fib") == 0) {
+                check_u32(p, e, NFTNL_EXPR_FIB_FLAGS, "flags", w->key);
+                check_u32(p, e, NFTNL_EXPR_FIB_RESULT, "result", NFT_FIB_RESULT_ADDRTYPE);
+                check_u32(p, e, NFTNL_EXPR_FIB_DREG, "dreg", w->reg);
+        } else if (strcmp(name, "immediate") == 0) {
+                check_u32(p, e, NFTNL_EXPR_IMM_DREG, "dreg", NFT_REG_VERDICT);
+                check_u32(p, e, NFTNL_EXPR_IMM_VERDICT, "verdict", w->key);
+                check_str(p, e, NFTNL_EXPR_IMM_CHAIN, "chain", w->str);
+        } else if (strcmp(name, "objref") == 0) {
+                check_u32(p, e, NFTNL_EXPR_OBJREF_IMM_TYPE, "type", NFT_OBJECT_COUNTER);
+                check_str(p, e, NFTNL_EXPR_OBJREF_IMM_NAME, "name", w->str);
+        } else
+                fail(p, "no check for this expression");
+}
+
+/* Rule i of the chain is exactly the expressions of 'want', in that order. */
+static void expect_rule(const Rules *rs, size_t i, const Want *want) {
+        Place p = {.chain = rs->chain, .rule = i};
+        struct nftnl_expr_iter *it;
+        struct nftnl_expr *e;
+
+        if (i >= rs->n)
+                fail(&p, "the chain has only %zu rules", rs->n);
+        it = nftnl_expr_iter_create(rs->rule[i]);
+        ASSERT(it);
+        for (; (e = nftnl_expr_iter_next(it)); p.expr++) {
+                p.name = want[p.expr].name;
+                if (!p.name) {
+                        p.name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+                        fail(&p, "more expressions than expected");
+                }
+                check_expr(&p, e, &want[p.expr]);
+        }
+        nftnl_expr_iter_destroy(it);
+        p.name = want[p.expr].name;
+        if (p.name)
+                fail(&p, "missing: the rule has only %u expressions", p.expr);
+}
+
+/* How many of the chain's expressions load the meta key. */
+static size_t count_meta(const Rules *rs, uint32_t key) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < rs->n; i++) {
+                struct nftnl_expr_iter *it = nftnl_expr_iter_create(rs->rule[i]);
+                struct nftnl_expr *e;
+
+                ASSERT(it);
+                while ((e = nftnl_expr_iter_next(it)))
+                        n += strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "meta") == 0 &&
+                             nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY) == key;
+                nftnl_expr_iter_destroy(it);
         }
         return n;
 }
 
-static size_t count_matching(char rules[][1024], size_t n, const char *needle) {
-        size_t k = 0;
+#define EXPECT_RULE(rs, i, ...) expect_rule(rs, i, (const Want[]){__VA_ARGS__, END})
 
-        for (size_t i = 0; i < n; i++)
-                if (strstr(rules[i], needle))
-                        k++;
-        return k;
-}
+#define EXPECT_COUNT(rs, count)                                                                    \
+        do {                                                                                       \
+                if ((rs)->n != (count)) {                                                          \
+                        fprintf(stderr, "%s:%d: chain %s has %zu rules, expected %d\n", __FILE__,  \
+                                __LINE__, (rs)->chain, (rs)->n, (count));                          \
+                        abort();                                                                   \
+                }                                                                                  \
+        } while (0)
 
 TEST(base_chain_rules) {
         _cleanup_(settings_done) Settings s = example();
         _cleanup_(batch_done) Batch b;
-        char rules[8][1024];
+        const uint32_t replies =
+                NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
 
         build(&b, &s, &(RulesetParams){});
         /* The common packet is decided by one lookup in the base chain: the tunnels set holds
          * loopback too. */
-        ASSERT_EQ(chain_rules(&b, "output", rules, 8), 3);
-        ASSERT(strstr(rules[0], "meta load oifname => reg 1"));
-        ASSERT(strstr(rules[0], "lookup reg 1 set tunnels"));
-        ASSERT(strstr(rules[0], "accept"));
-        ASSERT(strstr(rules[1], "jump -> allow_egress"));
-        ASSERT(strstr(rules[2], "objref type 1 name blocked"));
-        ASSERT(strstr(rules[2], "drop"));
-        ASSERT_EQ(chain_rules(&b, "input", rules, 8), 3);
-        ASSERT(strstr(rules[0], "meta load iifname => reg 1"));
-        ASSERT(strstr(rules[1], "jump -> allow_ingress"));
-        /* Forwarded replies from a tunnel: ct state established,related, as nft(8) writes it;
-         * only where a packet has an input interface. */
-        ASSERT_EQ(chain_rules(&b, "forward", rules, 8), 4);
-        ASSERT_EQ(chain_rules(&b, "postrouting", rules, 8), 4);
-        ASSERT(strstr(rules[1], "meta load iifname => reg 1"));
-        ASSERT(strstr(rules[1], "lookup reg 1 set tunnels"));
-        ASSERT(strstr(rules[1], "ct load state => reg 1"));
-        ASSERT(strstr(rules[1], "bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000"));
-        ASSERT(strstr(rules[1], "cmp neq reg 1 0x00000000"));
-        ASSERT(strstr(rules[2], "jump -> allow_egress"));
+        _cleanup_(rules_done) Rules output = chain_rules(&b, "output");
+        EXPECT_COUNT(&output, 3);
+        EXPECT_RULE(&output, 0, TUNNELS(NFT_META_OIFNAME), ACCEPT);
+        EXPECT_RULE(&output, 1, JUMP("allow_egress"));
+        EXPECT_RULE(&output, 2, COUNTED_DROP);
+        _cleanup_(rules_done) Rules input = chain_rules(&b, "input");
+        EXPECT_COUNT(&input, 3);
+        EXPECT_RULE(&input, 0, TUNNELS(NFT_META_IIFNAME), ACCEPT);
+        EXPECT_RULE(&input, 1, JUMP("allow_ingress"));
+        EXPECT_RULE(&input, 2, COUNTED_DROP);
+        /* Forwarded replies from a tunnel (ct state established,related); only where a packet
+         * has an input interface. */
+        for (unsigned i = 0; i < 2; i++) {
+                _cleanup_(rules_done) Rules rs =
+                        chain_rules(&b, i == 0 ? "forward" : "postrouting");
+
+                EXPECT_COUNT(&rs, 4);
+                EXPECT_RULE(&rs, 0, TUNNELS(NFT_META_OIFNAME), ACCEPT);
+                EXPECT_RULE(&rs, 1, TUNNELS(NFT_META_IIFNAME), CT_STATE(replies), ACCEPT);
+                EXPECT_RULE(&rs, 2, JUMP("allow_egress"));
+                EXPECT_RULE(&rs, 3, COUNTED_DROP);
+        }
         /* prerouting: tunnels and loopback pass; for an address of the arrival link, one route
          * lookup; for another link's address, dropped. */
-        ASSERT_EQ(chain_rules(&b, "prerouting", rules, 8), 3);
-        ASSERT(strstr(rules[1], "fib daddr . iif type => reg 1"));
-        ASSERT(strstr(rules[1], "cmp eq reg 1 0x00000002")); /* RTN_LOCAL */
-        ASSERT(strstr(rules[1], "accept"));
-        ASSERT(strstr(rules[2], "fib daddr type => reg 1"));
-        ASSERT(strstr(rules[2], "name blocked"));
+        _cleanup_(rules_done) Rules pre = chain_rules(&b, "prerouting");
+        EXPECT_COUNT(&pre, 3);
+        EXPECT_RULE(&pre, 0, TUNNELS(NFT_META_IIFNAME), ACCEPT);
+        EXPECT_RULE(&pre, 1, FIB_DADDR_TYPE(NFTA_FIB_F_IIF), CMP_U32(NFT_CMP_EQ, RTN_LOCAL),
+                    ACCEPT);
+        EXPECT_RULE(&pre, 2, FIB_DADDR_TYPE(0), CMP_U32(NFT_CMP_EQ, RTN_LOCAL), COUNTED_DROP);
 }
 
 TEST(allow_rules) {
         _cleanup_(settings_done) Settings s = example();
-        _cleanup_(batch_done) Batch b, off, mark, any;
-        char rules[32][1024];
-        size_t n;
+        _cleanup_(batch_done) Batch b;
+        const uint32_t established = NF_CT_STATE_BIT(IP_CT_ESTABLISHED),
+                       related = NF_CT_STATE_BIT(IP_CT_RELATED);
 
         build(&b, &s, &(RulesetParams){});
-        n = chain_rules(&b, "allow_egress", rules, 32);
-        /* endpoints v4+v6, DHCPv4, DHCPv6, ICMPv6; no LAN */
-        ASSERT_EQ(n, 5);
-        /* ip daddr (offset 16) . l4proto . dport (offset 2) in consecutive 32-bit registers,
-         * one lookup, then endpoint_out decides whose packet it may be. */
-        ASSERT(strstr(rules[0], "payload load 4b @ network header + 16 => reg 1"));
-        ASSERT(strstr(rules[0], "meta load l4proto => reg 9"));
-        ASSERT(strstr(rules[0], "payload load 2b @ transport header + 2 => reg 10"));
-        ASSERT(strstr(rules[0], "lookup reg 1 set endpoints4"));
-        ASSERT(strstr(rules[0], "goto -> endpoint_out"));
-        ASSERT(strstr(rules[1], "payload load 16b @ network header + 24 => reg 1"));
-        ASSERT(strstr(rules[1], "meta load l4proto => reg 2"));
-        ASSERT(strstr(rules[1], "lookup reg 1 set endpoints6"));
-        /* DHCP only to on-link destinations, neighbour discovery only unrouted (hop limit 255)
+        /* Going out: endpoints v4 and v6, DHCPv4, DHCPv6, neighbour discovery; no LAN. */
+        _cleanup_(rules_done) Rules out = chain_rules(&b, "allow_egress");
+        EXPECT_COUNT(&out, 5);
+        /* ip daddr . l4proto . dport in consecutive 32-bit registers, one lookup, then
+         * endpoint_out decides whose packet it may be. */
+        EXPECT_RULE(&out, 0, NFPROTO(AF_INET), NH(16, 4), META_TO(NFT_META_L4PROTO, NFT_REG32_01),
+                    PAYLOAD_TO(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02),
+                    LOOKUP("endpoints4"), GOTO("endpoint_out"));
+        EXPECT_RULE(&out, 1, NFPROTO(AF_INET6), NH(24, 16), META_TO(NFT_META_L4PROTO, NFT_REG_2),
+                    PAYLOAD_TO(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_05),
+                    LOOKUP("endpoints6"), GOTO("endpoint_out"));
+        /* DHCP only to on-link destinations; neighbour discovery only unrouted (hop limit 255)
          * and to on-link destinations. */
-        ASSERT(strstr(rules[2], "cmp eq reg 1 0x00004400")); /* sport 68 */
-        ASSERT(strstr(rules[2], "cmp eq reg 1 0x00004300")); /* dport 67 */
-        ASSERT(strstr(rules[2], "lookup reg 1 set onlink4"));
-        ASSERT(strstr(rules[3], "lookup reg 1 set onlink6"));
-        ASSERT(strstr(rules[4], "cmp gte reg 1 0x00000085")); /* 133 */
-        ASSERT(strstr(rules[4], "cmp lte reg 1 0x00000088")); /* 136 */
-        ASSERT(strstr(rules[4], "payload load 1b @ network header + 7 => reg 1"));
-        ASSERT(strstr(rules[4], "cmp eq reg 1 0x000000ff"));
-        ASSERT(strstr(rules[4], "lookup reg 1 set onlink6"));
+        EXPECT_RULE(&out, 2, NFPROTO(AF_INET), L4PROTO(IPPROTO_UDP), TH_PORT(0, 68), TH_PORT(2, 67),
+                    IN_SET(16, 4, "onlink4"), ACCEPT);
+        EXPECT_RULE(&out, 3, NFPROTO(AF_INET6), L4PROTO(IPPROTO_UDP), TH_PORT(0, 546),
+                    TH_PORT(2, 547), IN_SET(24, 16, "onlink6"), ACCEPT);
+        EXPECT_RULE(&out, 4, NFPROTO(AF_INET6), L4PROTO(IPPROTO_ICMPV6), TH(0, 1),
+                    CMP_U8(NFT_CMP_GTE, 133), CMP_U8(NFT_CMP_LTE, 136), NH(7, 1),
+                    CMP_U8(NFT_CMP_EQ, 255), IN_SET(24, 16, "onlink6"), ACCEPT);
 
         /* Only root's sockets (and the kernel's, which have no owner) reach an endpoint. */
-        n = chain_rules(&b, "endpoint_out", rules, 32);
-        ASSERT_EQ(n, 2);
-        ASSERT(strstr(rules[0], "meta load skuid => reg 1"));
-        ASSERT(strstr(rules[0], "cmp neq reg 1 0x00000000"));
-        ASSERT(strstr(rules[0], "name blocked"));
-        ASSERT(strstr(rules[1], "accept"));
+        _cleanup_(rules_done) Rules endpoint = chain_rules(&b, "endpoint_out");
+        EXPECT_COUNT(&endpoint, 2);
+        EXPECT_RULE(&endpoint, 0, META(NFT_META_SKUID), CMP_U32(NFT_CMP_NEQ, 0), COUNTED_DROP);
+        EXPECT_RULE(&endpoint, 1, ACCEPT);
 
-        /* Ingress: endpoints only as replies (ct state established), ICMP errors about our
-         * flows (related), DHCP, unrouted NDP. */
-        n = chain_rules(&b, "allow_ingress", rules, 32);
-        ASSERT_EQ(n, 7);
-        ASSERT(strstr(rules[0], "payload load 4b @ network header + 12 => reg 1"));
-        ASSERT(strstr(rules[0], "payload load 2b @ transport header + 0 => reg 10"));
-        ASSERT(strstr(rules[0], "ct load state => reg 1"));
-        ASSERT(strstr(rules[0], "bitwise reg 1 = ( reg 1 & 0x00000002 ) ^ 0x00000000"));
-        ASSERT(strstr(rules[0], "accept"));
-        ASSERT(strstr(rules[1], "ct load state => reg 1"));
-        ASSERT(strstr(rules[2], "cmp eq reg 1 0x00000001")); /* ICMP */
-        ASSERT(strstr(rules[2], "bitwise reg 1 = ( reg 1 & 0x00000004 ) ^ 0x00000000"));
-        ASSERT(strstr(rules[3], "cmp eq reg 1 0x0000003a"));  /* ICMPv6 */
-        ASSERT(strstr(rules[6], "cmp lte reg 1 0x00000089")); /* redirects too: 137 */
-        ASSERT(strstr(rules[6], "cmp eq reg 1 0x000000ff"));
+        /* Coming in: endpoints only as replies (ct state established), ICMP errors about our
+         * flows (related), DHCP, unrouted neighbour discovery and redirects. */
+        _cleanup_(rules_done) Rules in = chain_rules(&b, "allow_ingress");
+        EXPECT_COUNT(&in, 7);
+        EXPECT_RULE(&in, 0, NFPROTO(AF_INET), NH(12, 4), META_TO(NFT_META_L4PROTO, NFT_REG32_01),
+                    PAYLOAD_TO(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, NFT_REG32_02),
+                    LOOKUP("endpoints4"), CT_STATE(established), ACCEPT);
+        EXPECT_RULE(&in, 1, NFPROTO(AF_INET6), NH(8, 16), META_TO(NFT_META_L4PROTO, NFT_REG_2),
+                    PAYLOAD_TO(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, NFT_REG32_05),
+                    LOOKUP("endpoints6"), CT_STATE(established), ACCEPT);
+        EXPECT_RULE(&in, 2, L4PROTO(IPPROTO_ICMP), CT_STATE(related), ACCEPT);
+        EXPECT_RULE(&in, 3, L4PROTO(IPPROTO_ICMPV6), CT_STATE(related), ACCEPT);
+        EXPECT_RULE(&in, 4, NFPROTO(AF_INET), L4PROTO(IPPROTO_UDP), TH_PORT(0, 67), TH_PORT(2, 68),
+                    ACCEPT);
+        EXPECT_RULE(&in, 5, NFPROTO(AF_INET6), L4PROTO(IPPROTO_UDP), TH_PORT(0, 547),
+                    TH_PORT(2, 546), ACCEPT);
+        EXPECT_RULE(&in, 6, NFPROTO(AF_INET6), L4PROTO(IPPROTO_ICMPV6), TH(0, 1),
+                    CMP_U8(NFT_CMP_GTE, 133), CMP_U8(NFT_CMP_LTE, 137), NH(7, 1),
+                    CMP_U8(NFT_CMP_EQ, 255), ACCEPT);
+}
+
+TEST(allow_rules_settings) {
+        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(batch_done) Batch off, mark, any;
 
         /* EndpointAnyUser: no owner check. */
         s.endpoint_any_user = true;
         build(&any, &s, &(RulesetParams){});
-        n = chain_rules(&any, "endpoint_out", rules, 32);
-        ASSERT_EQ(n, 1);
-        ASSERT_EQ(count_matching(rules, n, "skuid"), 0);
+        _cleanup_(rules_done) Rules any_user = chain_rules(&any, "endpoint_out");
+        EXPECT_COUNT(&any_user, 1);
+        EXPECT_RULE(&any_user, 0, ACCEPT);
+        ASSERT_EQ(count_meta(&any_user, NFT_META_SKUID), 0);
         s.endpoint_any_user = false;
 
-        /* AllowDhcp off, AllowLan on: LAN accept plus DNS drops for each family. */
+        /* EndpointMark: only marked packets reach the endpoints, going out; coming in, the mark
+         * plays no part. */
+        s.endpoint_mark = 0x1234;
+        build(&mark, &s, &(RulesetParams){});
+        _cleanup_(rules_done) Rules marked = chain_rules(&mark, "endpoint_out");
+        EXPECT_COUNT(&marked, 3);
+        EXPECT_RULE(&marked, 0, META(NFT_META_SKUID), CMP_U32(NFT_CMP_NEQ, 0), COUNTED_DROP);
+        EXPECT_RULE(&marked, 1, META(NFT_META_MARK), CMP_U32(NFT_CMP_NEQ, 0x1234), COUNTED_DROP);
+        EXPECT_RULE(&marked, 2, ACCEPT);
+        _cleanup_(rules_done) Rules marked_in = chain_rules(&mark, "allow_ingress");
+        EXPECT_COUNT(&marked_in, 7);
+        ASSERT_EQ(count_meta(&marked_in, NFT_META_MARK), 0);
+        s.endpoint_mark = 0;
+
+        /* AllowDhcp off, AllowLan on: no DHCP; for each family, DNS to LAN peers counted and
+         * dropped, then the LAN accepted. */
         s.allow_dhcp = false;
         s.allow_lan = true;
         build(&off, &s, &(RulesetParams){});
-        n = chain_rules(&off, "allow_egress", rules, 32);
-        ASSERT_EQ(n, 2 + 6);
-        ASSERT_EQ(count_matching(rules, n, "0x00004300"), 0);
-        ASSERT_EQ(count_matching(rules, n, "set lan4"), 3);
-        ASSERT_EQ(count_matching(rules, n, "set lan6"), 3);
-        ASSERT_EQ(count_matching(rules, n, "cmp eq reg 1 0x00003500"), 4); /* port 53 */
-        ASSERT_EQ(count_matching(rules, n, "name blocked"), 4);
+        _cleanup_(rules_done) Rules out = chain_rules(&off, "allow_egress");
+        EXPECT_COUNT(&out, 2 + 6);
+        EXPECT_RULE(&out, 2, NFPROTO(AF_INET), IN_SET(16, 4, "lan4"), L4PROTO(IPPROTO_UDP),
+                    TH_PORT(2, 53), COUNTED_DROP);
+        EXPECT_RULE(&out, 3, NFPROTO(AF_INET), IN_SET(16, 4, "lan4"), L4PROTO(IPPROTO_TCP),
+                    TH_PORT(2, 53), COUNTED_DROP);
+        EXPECT_RULE(&out, 4, NFPROTO(AF_INET), IN_SET(16, 4, "lan4"), ACCEPT);
+        EXPECT_RULE(&out, 5, NFPROTO(AF_INET6), IN_SET(24, 16, "lan6"), L4PROTO(IPPROTO_UDP),
+                    TH_PORT(2, 53), COUNTED_DROP);
+        EXPECT_RULE(&out, 6, NFPROTO(AF_INET6), IN_SET(24, 16, "lan6"), L4PROTO(IPPROTO_TCP),
+                    TH_PORT(2, 53), COUNTED_DROP);
+        EXPECT_RULE(&out, 7, NFPROTO(AF_INET6), IN_SET(24, 16, "lan6"), ACCEPT);
+        /* Coming in, the LAN peer is the source: its address and port. */
+        _cleanup_(rules_done) Rules in = chain_rules(&off, "allow_ingress");
+        EXPECT_COUNT(&in, 4 + 6);
+        EXPECT_RULE(&in, 4, NFPROTO(AF_INET), IN_SET(12, 4, "lan4"), L4PROTO(IPPROTO_UDP),
+                    TH_PORT(0, 53), COUNTED_DROP);
+        EXPECT_RULE(&in, 9, NFPROTO(AF_INET6), IN_SET(8, 16, "lan6"), ACCEPT);
+}
 
-        /* EndpointMark: only marked packets reach the endpoints, going out. */
-        s.endpoint_mark = 0x1234;
-        build(&mark, &s, &(RulesetParams){});
-        n = chain_rules(&mark, "endpoint_out", rules, 32);
-        ASSERT_EQ(n, 3);
-        ASSERT(strstr(rules[1], "meta load mark => reg 1"));
-        ASSERT(strstr(rules[1], "cmp neq reg 1 0x00001234"));
-        ASSERT(strstr(rules[1], "name blocked"));
-        n = chain_rules(&mark, "allow_ingress", rules, 32);
-        ASSERT_EQ(count_matching(rules, n, "meta load mark"), 0);
+/* The frames tests: the bytes of an IPv4 or IPv6 header, after the Ethernet header. */
+#define LL(off, len) PAYLOAD(NFT_PAYLOAD_LL_HEADER, off, len)
+#define ETH_IP(off, len) LL(14 + (off), len)
+#define ETH_IPV4 LL(12, 2), CMP_BE16(NFT_CMP_EQ, 0x0800), ETH_IP(0, 1), CMP_U8(NFT_CMP_EQ, 0x45)
+#define ETH_IPV6                                                                                   \
+        LL(12, 2), CMP_BE16(NFT_CMP_EQ, 0x86dd), ETH_IP(0, 1), BITWISE_AND_U8(0xf0),               \
+                CMP_U8(NFT_CMP_EQ, 0x60)
+
+TEST(frame_rules) {
+        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(batch_done) Batch b;
+        const GuardedLink links[] = {
+                {"eth0", LAYOUT_ETHERNET, false},
+                {"ppp0", LAYOUT_IP, false},
+                {"can0", LAYOUT_OTHER, false},
+                {"tun9", LAYOUT_ETHERNET, true},
+        };
+        NetView v = {.links = links, .n_links = ELEMENTSOF(links)};
+        s.allow_lan = true;
+        batch_init(&b, 1);
+        ASSERT_EQ(ruleset_build(&b, &s, &v, &(RulesetParams){.frames = true}), 0);
+        /* A packet that this host routed has a route (meta rtclassid): the inet chains have
+         * judged it. A frame from a packet socket has none: the frames allow list decides. */
+        _cleanup_(rules_done) Rules eth0 = chain_rules(&b, "egress_eth0");
+        EXPECT_COUNT(&eth0, 3);
+        EXPECT_RULE(&eth0, 0, META(NFT_META_RTCLASSID), CMP_U32(NFT_CMP_GTE, 0), ACCEPT);
+        EXPECT_RULE(&eth0, 1, JUMP("frames_ethernet"));
+        EXPECT_RULE(&eth0, 2, COUNTED_DROP);
+        _cleanup_(rules_done) Rules ppp0 = chain_rules(&b, "egress_ppp0");
+        EXPECT_COUNT(&ppp0, 3);
+        EXPECT_RULE(&ppp0, 1, JUMP("frames_ip"));
+        /* A layout we cannot read: only what this host routed. */
+        _cleanup_(rules_done) Rules can0 = chain_rules(&b, "egress_can0");
+        EXPECT_COUNT(&can0, 2);
+        EXPECT_RULE(&can0, 0, META(NFT_META_RTCLASSID), CMP_U32(NFT_CMP_GTE, 0), ACCEPT);
+        EXPECT_RULE(&can0, 1, COUNTED_DROP);
+        /* Named like a tunnel but none: no pass for routed packets. */
+        _cleanup_(rules_done) Rules tun9 = chain_rules(&b, "egress_tun9");
+        EXPECT_COUNT(&tun9, 2);
+        EXPECT_RULE(&tun9, 0, JUMP("frames_ethernet"));
+        EXPECT_RULE(&tun9, 1, COUNTED_DROP);
+
+        /* ARP; DHCP and neighbour discovery as the inet table allows them going out; LAN but
+         * never DNS, named protocols only. */
+        _cleanup_(rules_done) Rules eth = chain_rules(&b, "frames_ethernet");
+        EXPECT_COUNT(&eth, 1 + 3 + 6);
+        EXPECT_RULE(&eth, 0, LL(12, 2), CMP_BE16(NFT_CMP_EQ, 0x0806), ACCEPT);
+        EXPECT_RULE(&eth, 1, ETH_IPV4, ETH_IP(9, 1), CMP_U8(NFT_CMP_EQ, IPPROTO_UDP), ETH_IP(20, 2),
+                    CMP_BE16(NFT_CMP_EQ, 68), ETH_IP(22, 2), CMP_BE16(NFT_CMP_EQ, 67),
+                    ETH_IP(16, 4), LOOKUP("onlink4"), ACCEPT);
+        EXPECT_RULE(&eth, 2, ETH_IPV6, ETH_IP(6, 1), CMP_U8(NFT_CMP_EQ, IPPROTO_UDP), ETH_IP(40, 2),
+                    CMP_BE16(NFT_CMP_EQ, 546), ETH_IP(42, 2), CMP_BE16(NFT_CMP_EQ, 547),
+                    ETH_IP(24, 16), LOOKUP("onlink6"), ACCEPT);
+        EXPECT_RULE(&eth, 3, ETH_IPV6, ETH_IP(6, 1), CMP_U8(NFT_CMP_EQ, IPPROTO_ICMPV6),
+                    ETH_IP(7, 1), CMP_U8(NFT_CMP_EQ, 255), ETH_IP(40, 1), CMP_U8(NFT_CMP_GTE, 133),
+                    CMP_U8(NFT_CMP_LTE, 136), ETH_IP(24, 16), LOOKUP("onlink6"), ACCEPT);
+        EXPECT_RULE(&eth, 4, ETH_IPV4, ETH_IP(16, 4), LOOKUP("lan4"), ETH_IP(9, 1),
+                    CMP_U8(NFT_CMP_EQ, IPPROTO_UDP), ETH_IP(22, 2), CMP_BE16(NFT_CMP_NEQ, 53),
+                    ACCEPT);
+        EXPECT_RULE(&eth, 5, ETH_IPV4, ETH_IP(16, 4), LOOKUP("lan4"), ETH_IP(9, 1),
+                    CMP_U8(NFT_CMP_EQ, IPPROTO_TCP), ETH_IP(22, 2), CMP_BE16(NFT_CMP_NEQ, 53),
+                    ACCEPT);
+        EXPECT_RULE(&eth, 6, ETH_IPV4, ETH_IP(16, 4), LOOKUP("lan4"), ETH_IP(9, 1),
+                    CMP_U8(NFT_CMP_EQ, IPPROTO_ICMP), ACCEPT);
+        EXPECT_RULE(&eth, 9, ETH_IPV6, ETH_IP(24, 16), LOOKUP("lan6"), ETH_IP(6, 1),
+                    CMP_U8(NFT_CMP_EQ, IPPROTO_ICMPV6), ACCEPT);
+        /* Without an Ethernet header the IP header comes first; no ARP. */
+        _cleanup_(rules_done) Rules ip = chain_rules(&b, "frames_ip");
+        EXPECT_COUNT(&ip, 3 + 6);
+        EXPECT_RULE(&ip, 0, NH(0, 1), CMP_U8(NFT_CMP_EQ, 0x45), NH(9, 1),
+                    CMP_U8(NFT_CMP_EQ, IPPROTO_UDP), NH(20, 2), CMP_BE16(NFT_CMP_EQ, 68), NH(22, 2),
+                    CMP_BE16(NFT_CMP_EQ, 67), NH(16, 4), LOOKUP("onlink4"), ACCEPT);
 }
 
 /* Every element of a set across its NEWSETELEM messages: key bytes and flags, read with
@@ -489,14 +813,14 @@ TEST(many_endpoints) {
 TEST(block_all) {
         _cleanup_(settings_done) Settings s;
         _cleanup_(batch_done) Batch b;
-        char rules[32][1024];
         size_t msgs;
 
         settings_init_block_all(&s);
         build(&b, &s, &(RulesetParams){});
         /* Only loopback gets out: the tunnels set holds it alone, the endpoint sets are empty, no
          * DHCP, no LAN. */
-        ASSERT_EQ(chain_rules(&b, "allow_egress", rules, 32), 2);
+        _cleanup_(rules_done) Rules out = chain_rules(&b, "allow_egress");
+        EXPECT_COUNT(&out, 2);
         /* loopback alone: an end marker at zero, "lo", its end */
         ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 3);
         ASSERT_EQ(set_elems(&b, "endpoints4", NULL, 0, &msgs), 0);
@@ -546,6 +870,8 @@ int main(void) {
         RUN(base_chains_drop);
         RUN(base_chain_rules);
         RUN(allow_rules);
+        RUN(allow_rules_settings);
+        RUN(frame_rules);
         RUN(endpoint_elements);
         RUN(tunnel_intervals);
         RUN(lan_intervals);
