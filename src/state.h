@@ -63,5 +63,4 @@ int state_load(const char *dir, Settings *ret, Error *error);
 int state_load_file(StateFile *f, Settings *ret, Error *error);
 
 /* The parser of the whole file, pure: the snapshot, then every committed change. */
-int state_parse(const char *text, size_t size, Settings *ret, StateFile *ret_layout,
-                Error *error);
+int state_parse(const char *text, size_t size, Settings *ret, StateFile *ret_layout, Error *error);
