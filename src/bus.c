@@ -139,32 +139,6 @@ static int read_endpoints(sd_bus_message *msg, Settings *s, Error *error) {
         return sd_bus_message_exit_container(msg);
 }
 
-typedef enum Key {
-        KEY_ENABLED,
-        KEY_PERSISTENT,
-        KEY_TUNNELS,
-        KEY_ENDPOINTS,
-        KEY_ENDPOINT_MARK,
-        KEY_ALLOW_LAN,
-        KEY_ALLOW_DHCP,
-        KEY_ENDPOINT_ANY_USER,
-        _KEY_MAX,
-} Key;
-
-static const struct {
-        const char *name;
-        const char *signature;
-} keys[_KEY_MAX] = {
-        [KEY_ENABLED] = {"Enabled", "b"},
-        [KEY_PERSISTENT] = {"Persistent", "b"},
-        [KEY_TUNNELS] = {"Tunnels", "as"},
-        [KEY_ENDPOINTS] = {"Endpoints", "a(sqs)"},
-        [KEY_ENDPOINT_MARK] = {"EndpointMark", "u"},
-        [KEY_ALLOW_LAN] = {"AllowLan", "b"},
-        [KEY_ALLOW_DHCP] = {"AllowDhcp", "b"},
-        [KEY_ENDPOINT_ANY_USER] = {"EndpointAnyUser", "b"},
-};
-
 static int read_bool(sd_bus_message *msg, bool *ret) {
         int b, r;
 
@@ -175,16 +149,16 @@ static int read_bool(sd_bus_message *msg, bool *ret) {
         return 0;
 }
 
-static int read_value(sd_bus_message *msg, Key k, Settings *s, Error *error) {
+static int read_value(sd_bus_message *msg, SettingKey k, Settings *s, Error *error) {
         switch (k) {
-        case KEY_ENABLED: return read_bool(msg, &s->enabled);
-        case KEY_PERSISTENT: return read_bool(msg, &s->persistent);
-        case KEY_ALLOW_LAN: return read_bool(msg, &s->allow_lan);
-        case KEY_ALLOW_DHCP: return read_bool(msg, &s->allow_dhcp);
-        case KEY_ENDPOINT_ANY_USER: return read_bool(msg, &s->endpoint_any_user);
-        case KEY_ENDPOINT_MARK: return sd_bus_message_read(msg, "u", &s->endpoint_mark);
-        case KEY_TUNNELS: return read_tunnels(msg, s, error);
-        case KEY_ENDPOINTS: return read_endpoints(msg, s, error);
+        case SETTING_ENABLED: return read_bool(msg, &s->enabled);
+        case SETTING_PERSISTENT: return read_bool(msg, &s->persistent);
+        case SETTING_ALLOW_LAN: return read_bool(msg, &s->allow_lan);
+        case SETTING_ALLOW_DHCP: return read_bool(msg, &s->allow_dhcp);
+        case SETTING_ENDPOINT_ANY_USER: return read_bool(msg, &s->endpoint_any_user);
+        case SETTING_ENDPOINT_MARK: return sd_bus_message_read(msg, "u", &s->endpoint_mark);
+        case SETTING_TUNNELS: return read_tunnels(msg, s, error);
+        case SETTING_ENDPOINTS: return read_endpoints(msg, s, error);
         default: return -EINVAL;
         }
 }
@@ -200,15 +174,13 @@ static int read_settings_dict(sd_bus_message *msg, Settings *s, Error *error) {
         while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
                 const char *name, *contents;
                 char type;
-                Key k;
+                int k;
 
                 r = sd_bus_message_read(msg, "s", &name);
                 if (r < 0)
                         return r;
-                for (k = 0; k < _KEY_MAX; k++)
-                        if (strcmp(keys[k].name, name) == 0)
-                                break;
-                if (k == _KEY_MAX)
+                k = setting_key_from_name(name);
+                if (k < 0)
                         return error_set(error, ERROR_INVALID, -EINVAL, "Unknown setting \"%.64s\"",
                                          name);
                 if (seen & (1u << k))
@@ -218,10 +190,10 @@ static int read_settings_dict(sd_bus_message *msg, Settings *s, Error *error) {
                 r = sd_bus_message_peek_type(msg, &type, &contents);
                 if (r < 0)
                         return r;
-                if (strcmp(contents, keys[k].signature) != 0)
+                if (strcmp(contents, setting_keys[k].signature) != 0)
                         return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "%s: expected type %s, got %.32s", name, keys[k].signature,
-                                         contents);
+                                         "%s: expected type %s, got %.32s", name,
+                                         setting_keys[k].signature, contents);
                 r = sd_bus_message_enter_container(msg, 'v', contents);
                 if (r < 0)
                         return r;

@@ -13,7 +13,7 @@ static const char *bool_to_string(bool b) {
 }
 
 static int endpoint_line(FILE *f, const char *prefix, const Endpoint *e) {
-        char text[INET6_ADDRSTRLEN + 16];
+        char text[ENDPOINT_TEXT_MAX];
 
         if (endpoint_format(e, text, sizeof(text)) < 0)
                 return -EINVAL;
@@ -162,28 +162,26 @@ static int endpoint_from_text(const char *v, Endpoint *ret, Error *error) {
         return endpoint_parse(addr, port, proto, ret, error);
 }
 
-/* A scalar "Key=value"; 'seen', when given, guards against repeated keys. */
+/* A scalar "Key=value", named as in the contract; 'seen', when given, guards against repeated
+ * keys. */
 static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *seen, Error *error) {
-        static const char *const scalars[] = {"Enabled",   "Persistent",   "AllowLan",
-                                              "AllowDhcp", "EndpointMark", "EndpointAnyUser"};
+        int k = setting_key_from_name(key);
 
-        for (unsigned i = 0; i < ELEMENTSOF(scalars); i++) {
-                if (strcmp(key, scalars[i]) != 0)
-                        continue;
-                if (seen && (*seen & (1u << i)))
-                        return error_set(error, ERROR_INVALID, -EINVAL, "%s: given twice", key);
-                if (seen)
-                        *seen |= 1u << i;
-                switch (i) {
-                case 0: return parse_bool(key, v, &s->enabled, error);
-                case 1: return parse_bool(key, v, &s->persistent, error);
-                case 2: return parse_bool(key, v, &s->allow_lan, error);
-                case 3: return parse_bool(key, v, &s->allow_dhcp, error);
-                case 4: return parse_u32(key, v, &s->endpoint_mark, error);
-                default: return parse_bool(key, v, &s->endpoint_any_user, error);
-                }
+        /* The lists have lines of their own, one an entry ("Tunnel=", "Endpoint="). */
+        if (k < 0 || k == SETTING_TUNNELS || k == SETTING_ENDPOINTS)
+                return error_set(error, ERROR_INVALID, -EINVAL, "unknown key \"%.32s\"", key);
+        if (seen && (*seen & (1u << k)))
+                return error_set(error, ERROR_INVALID, -EINVAL, "%s: given twice", key);
+        if (seen)
+                *seen |= 1u << k;
+        switch (k) {
+        case SETTING_ENABLED: return parse_bool(key, v, &s->enabled, error);
+        case SETTING_PERSISTENT: return parse_bool(key, v, &s->persistent, error);
+        case SETTING_ALLOW_LAN: return parse_bool(key, v, &s->allow_lan, error);
+        case SETTING_ALLOW_DHCP: return parse_bool(key, v, &s->allow_dhcp, error);
+        case SETTING_ENDPOINT_MARK: return parse_u32(key, v, &s->endpoint_mark, error);
+        default: return parse_bool(key, v, &s->endpoint_any_user, error);
         }
-        return error_set(error, ERROR_INVALID, -EINVAL, "unknown key \"%.32s\"", key);
 }
 
 /* One "Key=value" line of a snapshot. */
@@ -375,7 +373,7 @@ int settings_changes_apply(Settings *s, SettingsChanges *c, Error *error) {
                      k < c->n_endpoints && endpoint_compare(&c->endpoints[k].endpoint, e) == 0;
                      k++) {
                         if (c->endpoints[k].add == present) {
-                                char text[INET6_ADDRSTRLEN + 16];
+                                char text[ENDPOINT_TEXT_MAX];
 
                                 (void)endpoint_format(e, text, sizeof(text));
                                 return error_set(

@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "settings.h"
 
@@ -73,42 +69,6 @@ bool settings_equal(const Settings *a, const Settings *b) {
         return true;
 }
 
-bool tunnel_name_is_pattern(const char *name) {
-        size_t n = strlen(name);
-        return n > 0 && name[n - 1] == '*';
-}
-
-int tunnel_name_validate(const char *name, Error *error) {
-        size_t n = strnlen(name, TUNNEL_NAME_MAX + 1);
-
-        if (n == 0)
-                return error_set(error, ERROR_INVALID, -EINVAL, "Tunnels: empty interface name");
-        if (n > TUNNEL_NAME_MAX)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Tunnels: \"%.32s\" is longer than %d bytes", name,
-                                 TUNNEL_NAME_MAX);
-        /* A bare "*" would match every interface, the physical uplink included. */
-        if (strcmp(name, "*") == 0)
-                return error_set(
-                        error, ERROR_INVALID, -EINVAL,
-                        "Tunnels: \"*\" would match every interface; give a prefix (\"tun*\")");
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Tunnels: \"%s\" is not an interface name", name);
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = name[i];
-
-                if (c == '*' && i == n - 1)
-                        continue;
-                /* The kernel forbids '/', ':' and white space; we keep to printable ASCII too. */
-                if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '*')
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Tunnels: \"%s\" has an invalid character at byte %zu",
-                                         name, i + 1);
-        }
-        return 0;
-}
-
 int settings_add_tunnel(Settings *s, const char *name, Error *error) {
         char **t, *copy;
         int r;
@@ -148,94 +108,8 @@ int settings_remove_tunnel(Settings *s, const char *name) {
         return -ENOENT;
 }
 
-int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
-                   Error *error) {
-        Endpoint e = {};
-
-        /* inet_pton() takes literals only: no host names, no shorthand like "10.1", no scope ids.
-         */
-        if (inet_pton(AF_INET, address, &e.addr.in) == 1) {
-                e.family = AF_INET;
-                if (e.addr.in.s_addr == htonl(INADDR_ANY) ||
-                    e.addr.in.s_addr == htonl(INADDR_BROADCAST) ||
-                    IN_MULTICAST(ntohl(e.addr.in.s_addr)))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Endpoints: address \"%s\" is not a unicast address",
-                                         address);
-        } else if (inet_pton(AF_INET6, address, &e.addr.in6) == 1) {
-                e.family = AF_INET6;
-                if (IN6_IS_ADDR_UNSPECIFIED(&e.addr.in6) || IN6_IS_ADDR_MULTICAST(&e.addr.in6))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Endpoints: address \"%s\" is not a unicast address",
-                                         address);
-                /* IPv4 traffic never carries a mapped address: the endpoint would never match. */
-                if (IN6_IS_ADDR_V4MAPPED(&e.addr.in6))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Endpoints: address \"%s\" is IPv4-mapped; give the IPv4 "
-                                         "literal",
-                                         address);
-        } else
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Endpoints: address \"%.64s\" is not an IPv4 or IPv6 literal",
-                                 address);
-
-        if (port < 1 || port > 65535)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Endpoints: port %" PRIu32 " is out of range 1..65535", port);
-        e.port = port;
-
-        if (strcmp(protocol, "udp") == 0)
-                e.protocol = IPPROTO_UDP;
-        else if (strcmp(protocol, "tcp") == 0)
-                e.protocol = IPPROTO_TCP;
-        else
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Endpoints: protocol \"%.16s\" is neither \"udp\" nor \"tcp\"",
-                                 protocol);
-
-        *ret = e;
-        return 0;
-}
-
-static size_t endpoint_addr_size(const Endpoint *e) {
-        return e->family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
-}
-
-int endpoint_compare(const Endpoint *a, const Endpoint *b) {
-        int r;
-
-        if (a->family != b->family)
-                return a->family < b->family ? -1 : 1;
-        r = memcmp(&a->addr, &b->addr, endpoint_addr_size(a));
-        if (r != 0)
-                return r;
-        if (a->protocol != b->protocol)
-                return a->protocol < b->protocol ? -1 : 1;
-        if (a->port != b->port)
-                return a->port < b->port ? -1 : 1;
-        return 0;
-}
-
 static int endpoint_compare_qsort(const void *a, const void *b) {
         return endpoint_compare(a, b);
-}
-
-const char *endpoint_protocol_name(const Endpoint *e) {
-        return e->protocol == IPPROTO_TCP ? "tcp" : "udp";
-}
-
-const char *endpoint_address(const Endpoint *e, char *buf, size_t size) {
-        return inet_ntop(e->family, &e->addr, buf, size);
-}
-
-int endpoint_format(const Endpoint *e, char *buf, size_t size) {
-        char a[INET6_ADDRSTRLEN];
-
-        if (!endpoint_address(e, a, sizeof(a)))
-                return -errno;
-        if ((size_t)snprintf(buf, size, "%s %u %s", a, e->port, endpoint_protocol_name(e)) >= size)
-                return -ENOBUFS;
-        return 0;
 }
 
 /* Binary search: index of e, or where it would go. */
@@ -333,12 +207,4 @@ int settings_normalize_endpoints(Settings *s, Error *error) {
                 return error_set(error, ERROR_LIMIT, -E2BIG, "Endpoints: %zu entries, more than %d",
                                  s->n_endpoints, ENDPOINTS_MAX);
         return 0;
-}
-
-bool tunnel_name_matches(const char *pattern, const char *ifname) {
-        size_t n = strlen(pattern);
-
-        if (tunnel_name_is_pattern(pattern))
-                return strncmp(pattern, ifname, n - 1) == 0;
-        return strcmp(pattern, ifname) == 0;
 }

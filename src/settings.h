@@ -1,28 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contract/endpoint.h"
+#include "contract/settings-keys.h"
+#include "contract/tunnel-name.h"
 #include "error.h"
 #include "macro.h"
-
-/* Limits from the D-Bus contract. */
-#define TUNNELS_MAX 32
-#define TUNNEL_NAME_MAX 15 /* IFNAMSIZ - 1 */
-#define ENDPOINTS_MAX 65536
-
-typedef struct Endpoint {
-        uint8_t family;   /* AF_INET or AF_INET6 */
-        uint8_t protocol; /* IPPROTO_UDP or IPPROTO_TCP */
-        uint16_t port;    /* host byte order, 1..65535 */
-        union {
-                struct in_addr in;
-                struct in6_addr in6;
-        } addr;
-} Endpoint;
 
 /* The daemon's whole configuration: one value, replaced as a whole. */
 typedef struct Settings {
@@ -47,20 +34,8 @@ bool settings_equal(const Settings *a, const Settings *b);
 /* The fail-closed fallback: enabled, nothing but loopback allowed. */
 void settings_init_block_all(Settings *s);
 
-int tunnel_name_validate(const char *name, Error *error);
-bool tunnel_name_is_pattern(const char *name);
-/* "wg0" matches wg0 only; "tun*" matches every name starting with "tun". */
-bool tunnel_name_matches(const char *pattern, const char *ifname);
 int settings_add_tunnel(Settings *s, const char *name, Error *error);
 int settings_remove_tunnel(Settings *s, const char *name);
-
-int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
-                   Error *error);
-int endpoint_compare(const Endpoint *a, const Endpoint *b);
-/* "198.51.100.7 51820 udp", "2001:db8::1 443 tcp" */
-int endpoint_format(const Endpoint *e, char *buf, size_t size);
-const char *endpoint_protocol_name(const Endpoint *e);
-const char *endpoint_address(const Endpoint *e, char *buf, size_t size);
 
 /* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT.
  * Removing never shrinks the array, so adding back what was just removed cannot fail. */
