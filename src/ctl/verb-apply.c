@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* apply: a JSON object on stdin or in a file becomes the a{sv} of Apply.
  *
- * The contract's keys get the contract's D-Bus types; JSON that those types
- * cannot carry is refused here, since it could not even be sent. Whether a
- * value is acceptable (an address, a port of 0, an unknown key) is the
- * daemon's call: unknown keys go through with the type their JSON suggests. */
+ * The contract's keys get the contract's D-Bus types (the daemon's own table,
+ * contract/settings-keys.h); JSON that those types cannot carry is refused
+ * here, since it could not even be sent. Whether a value is acceptable (an
+ * address, a port of 0, an unknown key) is the daemon's call: unknown keys go
+ * through with the type their JSON suggests. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,18 +14,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "contract/settings-keys.h"
 #include "ctl.h"
 #include "json.h"
 
 /* D-Bus caps a message at 128 MiB; a settings text is far smaller. */
 #define INPUT_MAX (128u * 1024 * 1024)
-
-static const struct {
-        const char *key, *signature;
-} setting_types[] = {
-        {"Enabled", "b"},      {"Persistent", "b"}, {"Tunnels", "as"},  {"Endpoints", "a(sqs)"},
-        {"EndpointMark", "u"}, {"AllowLan", "b"},   {"AllowDhcp", "b"}, {"EndpointAnyUser", "b"},
-};
 
 /* Why the input cannot be sent; path names the offending value ("Endpoints[1].port"). */
 static int bad(const char *path, const char *fmt, ...) _printf_(2, 3);
@@ -165,12 +160,11 @@ static int append_dict(sd_bus_message *m, json_object *v, const char *path) {
         for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
                 const char *key = json_object_iter_peek_name(&it);
                 const char *signature = NULL;
+                int k = path ? -ENOENT : setting_key_from_name(key);
                 char sub[256];
 
-                if (!path)
-                        for (size_t i = 0; i < ELEMENTSOF(setting_types); i++)
-                                if (strcmp(key, setting_types[i].key) == 0)
-                                        signature = setting_types[i].signature;
+                if (k >= 0)
+                        signature = setting_keys[k].signature;
                 if (path)
                         snprintf(sub, sizeof(sub), "%s.%s", path, key);
                 else
