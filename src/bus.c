@@ -7,11 +7,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-bus.h>
 
 #include "bus.h"
 #include "killswitchd/bus.h"
 #include "log.h"
 #include "verify.h"
+
+struct Bus {
+        Manager *manager;
+        sd_bus *bus;
+        sd_event_source *emit;      /* sends queued PropertiesChanged after replies */
+        unsigned pending;           /* the properties queued, as Property numbers them */
+        sd_event_source *reconnect; /* armed when the bus daemon goes away */
+};
 
 /* ---- errors: the contract's name for each kind ---- */
 
@@ -678,27 +687,27 @@ static const char *const property_names[_PROP_MAX] = {
 };
 
 static int on_emit(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
+        Bus *b = userdata;
         const char *names[_PROP_MAX + 1];
         size_t n = 0;
 
         (void)s;
         for (Property p = 0; p < _PROP_MAX; p++)
-                if (m->bus_pending & (1u << p))
+                if (b->pending & (1u << p))
                         names[n++] = property_names[p];
         names[n] = NULL;
-        m->bus_pending = 0;
-        if (n > 0 && m->bus)
-                (void)sd_bus_emit_properties_changed_strv(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE,
+        b->pending = 0;
+        if (n > 0 && b->bus)
+                (void)sd_bus_emit_properties_changed_strv(b->bus, KS_BUS_PATH, KS_BUS_INTERFACE,
                                                           (char **)names);
         return 0;
 }
 
-static void queue_changes(Manager *m, unsigned mask) {
-        if (!m->bus || mask == 0)
+static void queue_changes(Bus *b, unsigned mask) {
+        if (!b->bus || mask == 0)
                 return;
-        m->bus_pending |= mask;
-        (void)sd_event_source_set_enabled(m->bus_emit, SD_EVENT_ONESHOT);
+        b->pending |= mask;
+        (void)sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
 }
 
 static bool strv_equal(char **a, size_t na, char **b, size_t nb) {
@@ -710,8 +719,9 @@ static bool strv_equal(char **a, size_t na, char **b, size_t nb) {
         return true;
 }
 
-void bus_emit_settings_changed(Manager *m, const Settings *old, Protection old_protection) {
-        const Settings *s = &m->settings;
+static void on_settings_changed(void *userdata, const Settings *old, Protection old_protection) {
+        Bus *b = userdata;
+        const Settings *s = &b->manager->settings;
         unsigned mask = 0;
 
 #define CHANGED(p, cond)                                                                           \
@@ -724,7 +734,7 @@ void bus_emit_settings_changed(Manager *m, const Settings *old, Protection old_p
         CHANGED(PROP_LAN_SUBNETS, old->allow_lan != s->allow_lan);
         CHANGED(PROP_ALLOW_DHCP, old->allow_dhcp != s->allow_dhcp);
         CHANGED(PROP_ENDPOINT_ANY_USER, old->endpoint_any_user != s->endpoint_any_user);
-        CHANGED(PROP_PROTECTION, old_protection != m->protection);
+        CHANGED(PROP_PROTECTION, old_protection != b->manager->protection);
         if (!strv_equal(old->tunnels, old->n_tunnels, s->tunnels, s->n_tunnels))
                 mask |= 1u << PROP_TUNNELS | 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS;
         if (old->n_endpoints != s->n_endpoints ||
@@ -732,47 +742,62 @@ void bus_emit_settings_changed(Manager *m, const Settings *old, Protection old_p
              memcmp(old->endpoints, s->endpoints, s->n_endpoints * sizeof(Endpoint)) != 0))
                 mask |= 1u << PROP_ENDPOINTS;
 #undef CHANGED
-        queue_changes(m, mask);
+        queue_changes(b, mask);
 }
 
-void bus_emit_endpoints_changed(Manager *m) {
-        queue_changes(m, 1u << PROP_ENDPOINTS);
+static void on_endpoints_changed(void *userdata) {
+        queue_changes(userdata, 1u << PROP_ENDPOINTS);
 }
 
-void bus_emit_tunnel_changed(Manager *m, const char *name, bool up) {
-        if (m->bus)
-                (void)sd_bus_emit_signal(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "TunnelChanged",
+static void on_tunnel_changed(void *userdata, const char *name, bool up) {
+        Bus *b = userdata;
+
+        if (b->bus)
+                (void)sd_bus_emit_signal(b->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "TunnelChanged",
                                          "sb", name, up);
 }
 
-void bus_emit_network_changed(Manager *m, const char *interface) {
-        if (m->bus)
-                (void)sd_bus_emit_signal(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "NetworkChanged",
+static void on_network_changed(void *userdata, const char *interface) {
+        Bus *b = userdata;
+
+        if (b->bus)
+                (void)sd_bus_emit_signal(b->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "NetworkChanged",
                                          "s", interface);
 }
 
-void bus_emit_tampered(Manager *m, const char *what) {
-        if (m->bus)
-                (void)sd_bus_emit_signal(m->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "Tampered", "s",
+static void on_tampered(void *userdata, const char *what) {
+        Bus *b = userdata;
+
+        if (b->bus)
+                (void)sd_bus_emit_signal(b->bus, KS_BUS_PATH, KS_BUS_INTERFACE, "Tampered", "s",
                                          what);
 }
 
-void bus_emit_network_state_changed(Manager *m, bool tunnels, bool lan) {
-        queue_changes(m, (tunnels ? 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS : 0) |
-                                 (lan ? 1u << PROP_LAN_SUBNETS : 0));
+static void on_network_state_changed(void *userdata, bool tunnels, bool lan) {
+        queue_changes(userdata, (tunnels ? 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS : 0) |
+                                        (lan ? 1u << PROP_LAN_SUBNETS : 0));
 }
 
-static int bus_connect(Manager *m);
+static const ManagerListener bus_listener = {
+        .settings_changed = on_settings_changed,
+        .endpoints_changed = on_endpoints_changed,
+        .tunnel_changed = on_tunnel_changed,
+        .network_changed = on_network_changed,
+        .network_state_changed = on_network_state_changed,
+        .tampered = on_tampered,
+};
+
+static int bus_connect(Bus *b);
 
 /* The bus daemon went away (restarted, upgraded): keep enforcing, and come back as soon as it
  * accepts connections again. */
 static int on_reconnect_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Bus *b = userdata;
 
         (void)usec;
-        m->bus = sd_bus_flush_close_unref(m->bus);
-        if (bus_connect(m) < 0) {
-                m->bus = sd_bus_flush_close_unref(m->bus);
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        if (bus_connect(b) < 0) {
+                b->bus = sd_bus_flush_close_unref(b->bus);
                 (void)sd_event_source_set_time_relative(s, 1000 * 1000);
                 (void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
                 return 0;
@@ -782,49 +807,71 @@ static int on_reconnect_timer(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+        Bus *b = userdata;
 
         (void)msg, (void)error;
         log_warning("Lost the system bus connection; the table stays in force. Reconnecting.");
         /* Not from inside this bus's own callback: close and reconnect from the loop. */
-        (void)sd_event_source_set_time_relative(m->bus_reconnect, 0);
-        return sd_event_source_set_enabled(m->bus_reconnect, SD_EVENT_ONESHOT);
+        (void)sd_event_source_set_time_relative(b->reconnect, 0);
+        return sd_event_source_set_enabled(b->reconnect, SD_EVENT_ONESHOT);
 }
 
-static int bus_connect(Manager *m) {
+static int bus_connect(Bus *b) {
         int r;
 
-        r = sd_bus_open_system(&m->bus);
+        r = sd_bus_open_system(&b->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the system bus: %m");
-        r = sd_bus_add_object_vtable(m->bus, NULL, KS_BUS_PATH, KS_BUS_INTERFACE, manager_vtable,
-                                     m);
+        r = sd_bus_add_object_vtable(b->bus, NULL, KS_BUS_PATH, KS_BUS_INTERFACE, manager_vtable,
+                                     b->manager);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object: %m");
-        r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", NULL,
-                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
+        r = sd_bus_match_signal(b->bus, NULL, "org.freedesktop.DBus.Local", NULL,
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, b);
         if (r < 0)
                 return r;
-        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        r = sd_bus_attach_event(b->bus, b->manager->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
-        r = sd_bus_request_name(m->bus, KS_BUS_NAME, 0);
+        r = sd_bus_request_name(b->bus, KS_BUS_NAME, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to take the bus name %s: %m", KS_BUS_NAME);
         return 0;
 }
 
-int bus_setup(Manager *m) {
+int bus_setup(Manager *m, Bus **ret) {
+        _cleanup_(bus_freep) Bus *b = NULL;
         int r;
 
-        r = sd_event_add_defer(m->event, &m->bus_emit, on_emit, m);
+        b = calloc(1, sizeof(Bus));
+        if (!b)
+                return -ENOMEM;
+        b->manager = m;
+        r = sd_event_add_defer(m->event, &b->emit, on_emit, b);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_enabled(m->bus_emit, SD_EVENT_OFF);
-        r = sd_event_add_time_relative(m->event, &m->bus_reconnect, CLOCK_MONOTONIC, 0, 0,
-                                       on_reconnect_timer, m);
+        (void)sd_event_source_set_enabled(b->emit, SD_EVENT_OFF);
+        r = sd_event_add_time_relative(m->event, &b->reconnect, CLOCK_MONOTONIC, 0, 0,
+                                       on_reconnect_timer, b);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_enabled(m->bus_reconnect, SD_EVENT_OFF);
-        return bus_connect(m);
+        (void)sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);
+        r = bus_connect(b);
+        if (r < 0)
+                return r;
+        manager_set_listener(m, &bus_listener, b);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+        if (b->manager->listener_data == b)
+                manager_set_listener(b->manager, NULL, NULL);
+        sd_event_source_disable_unref(b->emit);
+        sd_event_source_disable_unref(b->reconnect);
+        sd_bus_flush_close_unref(b->bus);
+        free(b);
+        return NULL;
 }
