@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the pieces of the bus layer share; the rest of the daemon sees bus.h only. */
+#include <systemd/sd-bus.h>
+
+#include "bus.h"
+#include "killswitchd/bus.h"
+
+struct Bus {
+        Manager *manager;
+        sd_bus *bus;
+        sd_event_source *emit;      /* sends queued PropertiesChanged after replies */
+        unsigned pending;           /* the properties queued, as Property numbers them */
+        sd_event_source *reconnect; /* armed when the bus daemon goes away */
+};
+
+/* bus-error.c: a failure as the caller sees it, under the contract's name for its kind. */
+int bus_reply_error(sd_bus_error *ret_error, const Error *e, int r);
+
+/* bus-auth.c: 0 when the caller of 'msg' may change things; else ERROR_DENIED. */
+int bus_check_authorized(sd_bus_message *msg, Error *error);
+
+/* bus-settings.c */
+/* A change to the settings, read from 'args' onto a copy of them ('property': the one being
+ * written, for property setters). */
+typedef int (*SettingsEdit)(sd_bus_message *args, const char *property, Settings *s, Error *error);
+int bus_change_settings(Manager *m, sd_bus_message *call, sd_bus_message *args,
+                        const char *property, SettingsEdit edit, Error *error);
+/* Apply's a{sv} onto a copy of the settings: all keys or none. */
+int bus_read_settings_dict(sd_bus_message *msg, Settings *s, Error *error);
+/* GetSettings' a{sv}: every key. */
+int bus_append_settings_dict(sd_bus_message *reply, const Settings *s);
+int bus_append_tunnels(sd_bus_message *reply, const Settings *s);
+int bus_append_endpoints(sd_bus_message *reply, const Settings *s);
+
+/* bus-methods.c: the handlers the vtable names. */
+int bus_method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_disable(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_add_endpoint(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_remove_endpoint(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_add_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_verify_report(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
+/* bus-properties.c */
+int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface,
+                          const char *property, sd_bus_message *reply, void *userdata,
+                          sd_bus_error *error);
+int bus_property_set_bool(sd_bus *bus, const char *path, const char *interface,
+                          const char *property, sd_bus_message *value, void *userdata,
+                          sd_bus_error *error);
+int bus_property_get_endpoint_mark(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error);
+int bus_property_get_tunnels(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error);
+int bus_property_get_endpoints(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error);
+int bus_property_get_active_tunnels(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error);
+int bus_property_get_lan_subnets(sd_bus *bus, const char *path, const char *interface,
+                                 const char *property, sd_bus_message *reply, void *userdata,
+                                 sd_bus_error *error);
+int bus_property_get_blocked(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error);
+int bus_property_get_protection(sd_bus *bus, const char *path, const char *interface,
+                                const char *property, sd_bus_message *reply, void *userdata,
+                                sd_bus_error *error);
+int bus_property_get_version(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error);
+
+/* bus-signals.c: what the bus listens to, and the source that sends the coalesced
+ * PropertiesChanged. */
+extern const ManagerListener bus_listener;
+int bus_emit_on_loop(sd_event_source *s, void *userdata);
