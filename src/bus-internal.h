@@ -31,8 +31,9 @@ int bus_change_settings(Manager *m, sd_bus_message *call, sd_bus_message *args,
 int bus_read_settings_dict(sd_bus_message *msg, Settings *s, Error *error);
 /* GetSettings' a{sv}: every key. */
 int bus_append_settings_dict(sd_bus_message *reply, const Settings *s);
-int bus_append_tunnels(sd_bus_message *reply, const Settings *s);
-int bus_append_endpoints(sd_bus_message *reply, const Settings *s);
+/* One setting's value, of the type the contract gives it: read onto s, or appended. */
+int bus_read_setting(sd_bus_message *msg, SettingKey k, Settings *s, Error *error);
+int bus_append_setting(sd_bus_message *reply, SettingKey k, const Settings *s);
 
 /* bus-methods.c: the handlers the vtable names. */
 int bus_method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error);
@@ -47,21 +48,12 @@ int bus_method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_verify_report(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
 /* bus-properties.c */
-int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface,
-                          const char *property, sd_bus_message *reply, void *userdata,
-                          sd_bus_error *error);
-int bus_property_set_bool(sd_bus *bus, const char *path, const char *interface,
-                          const char *property, sd_bus_message *value, void *userdata,
-                          sd_bus_error *error);
-int bus_property_get_endpoint_mark(sd_bus *bus, const char *path, const char *interface,
-                                   const char *property, sd_bus_message *reply, void *userdata,
-                                   sd_bus_error *error);
-int bus_property_get_tunnels(sd_bus *bus, const char *path, const char *interface,
+int bus_property_get_setting(sd_bus *bus, const char *path, const char *interface,
                              const char *property, sd_bus_message *reply, void *userdata,
                              sd_bus_error *error);
-int bus_property_get_endpoints(sd_bus *bus, const char *path, const char *interface,
-                               const char *property, sd_bus_message *reply, void *userdata,
-                               sd_bus_error *error);
+int bus_property_set_setting(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *value, void *userdata,
+                             sd_bus_error *error);
 int bus_property_get_active_tunnels(sd_bus *bus, const char *path, const char *interface,
                                     const char *property, sd_bus_message *reply, void *userdata,
                                     sd_bus_error *error);

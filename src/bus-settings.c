@@ -10,11 +10,7 @@ static int read_tunnels(sd_bus_message *msg, Settings *s, Error *error) {
         const char *name;
         int r;
 
-        for (size_t i = 0; i < s->n_tunnels; i++)
-                free(s->tunnels[i]);
-        free(s->tunnels);
-        s->tunnels = NULL;
-        s->n_tunnels = 0;
+        settings_clear_tunnels(s);
 
         r = sd_bus_message_enter_container(msg, 'a', "s");
         if (r < 0)
@@ -65,7 +61,8 @@ static int read_bool(sd_bus_message *msg, bool *ret) {
         return 0;
 }
 
-static int read_value(sd_bus_message *msg, SettingKey k, Settings *s, Error *error) {
+/* One setting's value, of the type the contract gives it, onto s. */
+int bus_read_setting(sd_bus_message *msg, SettingKey k, Settings *s, Error *error) {
         switch (k) {
         case SETTING_ENABLED: return read_bool(msg, &s->enabled);
         case SETTING_PERSISTENT: return read_bool(msg, &s->persistent);
@@ -113,7 +110,7 @@ int bus_read_settings_dict(sd_bus_message *msg, Settings *s, Error *error) {
                 r = sd_bus_message_enter_container(msg, 'v', contents);
                 if (r < 0)
                         return r;
-                r = read_value(msg, k, s, error);
+                r = bus_read_setting(msg, k, s, error);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(msg);
@@ -128,7 +125,7 @@ int bus_read_settings_dict(sd_bus_message *msg, Settings *s, Error *error) {
         return sd_bus_message_exit_container(msg);
 }
 
-int bus_append_tunnels(sd_bus_message *reply, const Settings *s) {
+static int append_tunnels(sd_bus_message *reply, const Settings *s) {
         int r = sd_bus_message_open_container(reply, 'a', "s");
 
         for (size_t i = 0; r >= 0 && i < s->n_tunnels; i++)
@@ -136,7 +133,7 @@ int bus_append_tunnels(sd_bus_message *reply, const Settings *s) {
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-int bus_append_endpoints(sd_bus_message *reply, const Settings *s) {
+static int append_endpoints(sd_bus_message *reply, const Settings *s) {
         int r = sd_bus_message_open_container(reply, 'a', "(sqs)");
 
         for (size_t i = 0; r >= 0 && i < s->n_endpoints; i++) {
@@ -149,43 +146,40 @@ int bus_append_endpoints(sd_bus_message *reply, const Settings *s) {
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-/* One {sv} entry whose value a function appends. */
-static int append_entry(sd_bus_message *reply, const char *key, const char *signature,
-                        int (*append)(sd_bus_message *reply, const Settings *s),
-                        const Settings *s) {
-        int r = sd_bus_message_open_container(reply, 'e', "sv");
-
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", key);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'v', signature);
-        if (r >= 0)
-                r = append(reply, s);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
+/* One setting's value, of the type the contract gives it. */
+int bus_append_setting(sd_bus_message *reply, SettingKey k, const Settings *s) {
+        switch (k) {
+        case SETTING_ENABLED: return sd_bus_message_append(reply, "b", s->enabled);
+        case SETTING_PERSISTENT: return sd_bus_message_append(reply, "b", s->persistent);
+        case SETTING_ALLOW_LAN: return sd_bus_message_append(reply, "b", s->allow_lan);
+        case SETTING_ALLOW_DHCP: return sd_bus_message_append(reply, "b", s->allow_dhcp);
+        case SETTING_ENDPOINT_ANY_USER:
+                return sd_bus_message_append(reply, "b", s->endpoint_any_user);
+        case SETTING_ENDPOINT_MARK: return sd_bus_message_append(reply, "u", s->endpoint_mark);
+        case SETTING_TUNNELS: return append_tunnels(reply, s);
+        case SETTING_ENDPOINTS: return append_endpoints(reply, s);
+        default: return -EINVAL;
+        }
 }
 
-/* GetSettings' a{sv}: every key. */
+/* GetSettings' a{sv}: every key, in the table's order. */
 int bus_append_settings_dict(sd_bus_message *reply, const Settings *s) {
-        int r;
+        int r = sd_bus_message_open_container(reply, 'a', "{sv}");
 
-        r = sd_bus_message_open_container(reply, 'a', "{sv}");
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "Enabled", "b",
-                                          s->enabled, "Persistent", "b", s->persistent,
-                                          "EndpointMark", "u", s->endpoint_mark, "AllowLan", "b",
-                                          s->allow_lan, "AllowDhcp", "b", s->allow_dhcp,
-                                          "EndpointAnyUser", "b", s->endpoint_any_user);
-        if (r >= 0)
-                r = append_entry(reply, "Tunnels", "as", bus_append_tunnels, s);
-        if (r >= 0)
-                r = append_entry(reply, "Endpoints", "a(sqs)", bus_append_endpoints, s);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r;
+        for (SettingKey k = 0; r >= 0 && k < _SETTING_KEY_MAX; k++) {
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "s", setting_keys[k].name);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'v', setting_keys[k].signature);
+                if (r >= 0)
+                        r = bus_append_setting(reply, k, s);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
 /* Every change to the settings but the endpoint verbs: authorize the call, edit a copy, and hand

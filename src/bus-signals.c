@@ -61,15 +61,6 @@ static void queue_changes(Bus *b, unsigned mask) {
         (void)sd_event_source_set_enabled(b->emit, SD_EVENT_ONESHOT);
 }
 
-static bool strv_equal(char **a, size_t na, char **b, size_t nb) {
-        if (na != nb)
-                return false;
-        for (size_t i = 0; i < na; i++)
-                if (strcmp(a[i], b[i]) != 0)
-                        return false;
-        return true;
-}
-
 static void on_settings_changed(void *userdata, const Settings *old, Protection old_protection) {
         Bus *b = userdata;
         const Settings *s = &b->manager->settings;
@@ -86,12 +77,9 @@ static void on_settings_changed(void *userdata, const Settings *old, Protection 
         CHANGED(PROP_ALLOW_DHCP, old->allow_dhcp != s->allow_dhcp);
         CHANGED(PROP_ENDPOINT_ANY_USER, old->endpoint_any_user != s->endpoint_any_user);
         CHANGED(PROP_PROTECTION, old_protection != b->manager->protection);
-        if (!strv_equal(old->tunnels, old->n_tunnels, s->tunnels, s->n_tunnels))
+        if (!settings_tunnels_equal(old, s))
                 mask |= 1u << PROP_TUNNELS | 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS;
-        if (old->n_endpoints != s->n_endpoints ||
-            (s->n_endpoints > 0 &&
-             memcmp(old->endpoints, s->endpoints, s->n_endpoints * sizeof(Endpoint)) != 0))
-                mask |= 1u << PROP_ENDPOINTS;
+        CHANGED(PROP_ENDPOINTS, !settings_endpoints_equal(old, s));
 #undef CHANGED
         queue_changes(b, mask);
 }

@@ -51,13 +51,6 @@ int settings_to_text(const Settings *s, char **ret) {
         return 0;
 }
 
-static bool tunnel_listed(const Settings *s, const char *name) {
-        for (size_t i = 0; i < s->n_tunnels; i++)
-                if (strcmp(s->tunnels[i], name) == 0)
-                        return true;
-        return false;
-}
-
 /* Names gone are removed; new ones are appended. When the names kept are not, in order, the start
  * of the new list, all are removed and the new list added whole: the order is part of the value. */
 static void tunnel_changes_to_text(const Settings *old, const Settings *new, FILE *f) {
@@ -65,13 +58,13 @@ static void tunnel_changes_to_text(const Settings *old, const Settings *new, FIL
         bool in_order = true;
 
         for (size_t i = 0; i < old->n_tunnels; i++)
-                if (tunnel_listed(new, old->tunnels[i])) {
+                if (settings_has_tunnel(new, old->tunnels[i])) {
                         if (strcmp(old->tunnels[i], new->tunnels[kept]) != 0)
                                 in_order = false;
                         kept++;
                 }
         for (size_t i = 0; i < old->n_tunnels; i++)
-                if (!in_order || !tunnel_listed(new, old->tunnels[i]))
+                if (!in_order || !settings_has_tunnel(new, old->tunnels[i]))
                         fprintf(f, "-Tunnel=%s\n", old->tunnels[i]);
         for (size_t i = in_order ? kept : 0; i < new->n_tunnels; i++)
                 fprintf(f, "+Tunnel=%s\n", new->tunnels[i]);
@@ -92,9 +85,7 @@ int settings_changes_to_text(const Settings *old, const Settings *new, size_t ma
         tunnel_changes_to_text(old, new, f);
 
         /* The same endpoints (Apply of other settings, a tunnel added): no need to walk them. */
-        if (old->n_endpoints == new->n_endpoints &&
-            (old->n_endpoints == 0 ||
-             memcmp(old->endpoints, new->endpoints, old->n_endpoints * sizeof(Endpoint)) == 0))
+        if (settings_endpoints_equal(old, new))
                 return 0;
         /* Both sorted: one merge. */
         for (size_t i = 0, j = 0; i < old->n_endpoints || j < new->n_endpoints;) {
@@ -318,7 +309,7 @@ int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsig
         *v++ = '\0';
 
         if (strcmp(line, "+Tunnel") == 0) {
-                if (tunnel_listed(s, v))
+                if (settings_has_tunnel(s, v))
                         return error_set(error, ERROR_INVALID, -EINVAL,
                                          "+Tunnel: \"%s\" is already in the list", v);
                 return settings_add_tunnel(s, v, error);

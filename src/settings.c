@@ -12,12 +12,18 @@ void settings_init_block_all(Settings *s) {
         *s = (Settings){.enabled = true, .allow_dhcp = false};
 }
 
-void settings_done(Settings *s) {
-        if (!s)
-                return;
+void settings_clear_tunnels(Settings *s) {
         for (size_t i = 0; i < s->n_tunnels; i++)
                 free(s->tunnels[i]);
         free(s->tunnels);
+        s->tunnels = NULL;
+        s->n_tunnels = 0;
+}
+
+void settings_done(Settings *s) {
+        if (!s)
+                return;
+        settings_clear_tunnels(s);
         free(s->endpoints);
         settings_init(s);
 }
@@ -54,19 +60,37 @@ int settings_copy(const Settings *s, Settings *ret) {
         return 0;
 }
 
-bool settings_equal(const Settings *a, const Settings *b) {
-        if (a->enabled != b->enabled || a->persistent != b->persistent ||
-            a->allow_lan != b->allow_lan || a->allow_dhcp != b->allow_dhcp ||
-            a->endpoint_mark != b->endpoint_mark || a->endpoint_any_user != b->endpoint_any_user ||
-            a->n_tunnels != b->n_tunnels || a->n_endpoints != b->n_endpoints)
+bool settings_tunnels_equal(const Settings *a, const Settings *b) {
+        if (a->n_tunnels != b->n_tunnels)
                 return false;
         for (size_t i = 0; i < a->n_tunnels; i++)
                 if (strcmp(a->tunnels[i], b->tunnels[i]) != 0)
                         return false;
+        return true;
+}
+
+bool settings_endpoints_equal(const Settings *a, const Settings *b) {
+        if (a->n_endpoints != b->n_endpoints)
+                return false;
         for (size_t i = 0; i < a->n_endpoints; i++)
                 if (endpoint_compare(&a->endpoints[i], &b->endpoints[i]) != 0)
                         return false;
         return true;
+}
+
+bool settings_equal(const Settings *a, const Settings *b) {
+        return a->enabled == b->enabled && a->persistent == b->persistent &&
+               a->allow_lan == b->allow_lan && a->allow_dhcp == b->allow_dhcp &&
+               a->endpoint_mark == b->endpoint_mark &&
+               a->endpoint_any_user == b->endpoint_any_user && settings_tunnels_equal(a, b) &&
+               settings_endpoints_equal(a, b);
+}
+
+bool settings_has_tunnel(const Settings *s, const char *name) {
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                if (strcmp(s->tunnels[i], name) == 0)
+                        return true;
+        return false;
 }
 
 int settings_add_tunnel(Settings *s, const char *name, Error *error) {
@@ -76,9 +100,8 @@ int settings_add_tunnel(Settings *s, const char *name, Error *error) {
         r = tunnel_name_validate(name, error);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < s->n_tunnels; i++)
-                if (strcmp(s->tunnels[i], name) == 0)
-                        return 0;
+        if (settings_has_tunnel(s, name))
+                return 0;
         if (s->n_tunnels >= TUNNELS_MAX)
                 return error_set(error, ERROR_LIMIT, -E2BIG, "Tunnels: more than %d entries",
                                  TUNNELS_MAX);

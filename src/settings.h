@@ -30,12 +30,16 @@ void settings_init(Settings *s);
 void settings_done(Settings *s);
 int settings_copy(const Settings *s, Settings *ret);
 bool settings_equal(const Settings *a, const Settings *b);
+bool settings_tunnels_equal(const Settings *a, const Settings *b);
+bool settings_endpoints_equal(const Settings *a, const Settings *b);
 
 /* The fail-closed fallback: enabled, nothing but loopback allowed. */
 void settings_init_block_all(Settings *s);
 
+bool settings_has_tunnel(const Settings *s, const char *name);
 int settings_add_tunnel(Settings *s, const char *name, Error *error);
 int settings_remove_tunnel(Settings *s, const char *name);
+void settings_clear_tunnels(Settings *s);
 
 /* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT.
  * Removing never shrinks the array, so adding back what was just removed cannot fail. */
