@@ -34,6 +34,9 @@ int bus_append_settings_dict(sd_bus_message *reply, const Settings *s);
 /* One setting's value, of the type the contract gives it: read onto s, or appended. */
 int bus_read_setting(sd_bus_message *msg, SettingKey k, Settings *s, Error *error);
 int bus_append_setting(sd_bus_message *reply, SettingKey k, const Settings *s);
+/* An endpoint as the contract sends it, the struct "(sqs)" or the arguments "sqs": read and
+ * checked. 1 when read, 0 at the end of an array. */
+int bus_read_endpoint(sd_bus_message *msg, const char *types, Endpoint *ret, Error *error);
 
 /* bus-methods.c: the handlers the vtable names. */
 int bus_method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error);
@@ -47,28 +50,8 @@ int bus_method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *
 int bus_method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_verify_report(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
-/* bus-properties.c */
-int bus_property_get_setting(sd_bus *bus, const char *path, const char *interface,
-                             const char *property, sd_bus_message *reply, void *userdata,
-                             sd_bus_error *error);
-int bus_property_set_setting(sd_bus *bus, const char *path, const char *interface,
-                             const char *property, sd_bus_message *value, void *userdata,
-                             sd_bus_error *error);
-int bus_property_get_active_tunnels(sd_bus *bus, const char *path, const char *interface,
-                                    const char *property, sd_bus_message *reply, void *userdata,
-                                    sd_bus_error *error);
-int bus_property_get_lan_subnets(sd_bus *bus, const char *path, const char *interface,
-                                 const char *property, sd_bus_message *reply, void *userdata,
-                                 sd_bus_error *error);
-int bus_property_get_blocked(sd_bus *bus, const char *path, const char *interface,
-                             const char *property, sd_bus_message *reply, void *userdata,
-                             sd_bus_error *error);
-int bus_property_get_protection(sd_bus *bus, const char *path, const char *interface,
-                                const char *property, sd_bus_message *reply, void *userdata,
-                                sd_bus_error *error);
-int bus_property_get_version(sd_bus *bus, const char *path, const char *interface,
-                             const char *property, sd_bus_message *reply, void *userdata,
-                             sd_bus_error *error);
+/* bus-properties.c: the object's members. */
+extern const sd_bus_vtable bus_vtable[];
 
 /* bus-signals.c: what the bus listens to, and the source that sends the coalesced
  * PropertiesChanged. */

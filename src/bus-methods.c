@@ -93,17 +93,6 @@ int bus_method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error *e
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int read_endpoint_args(sd_bus_message *msg, Endpoint *ret, Error *error) {
-        const char *addr, *proto;
-        uint16_t port;
-        int r;
-
-        r = sd_bus_message_read(msg, "sqs", &addr, &port, &proto);
-        if (r < 0)
-                return r;
-        return endpoint_parse(addr, port, proto, ret, error);
-}
-
 /* The endpoint verbs change the settings in place, one element and one line (manager.c). */
 static int method_change_endpoint(sd_bus_message *msg, Manager *m, bool add,
                                   sd_bus_error *ret_error) {
@@ -113,7 +102,7 @@ static int method_change_endpoint(sd_bus_message *msg, Manager *m, bool add,
 
         r = bus_check_authorized(msg, &e);
         if (r >= 0)
-                r = read_endpoint_args(msg, &endpoint, &e);
+                r = bus_read_endpoint(msg, "sqs", &endpoint, &e);
         if (r >= 0)
                 r = add ? manager_add_endpoint(m, &endpoint, &e)
                         : manager_remove_endpoint(m, &endpoint, &e);

@@ -25,9 +25,19 @@ static int read_tunnels(sd_bus_message *msg, Settings *s, Error *error) {
         return sd_bus_message_exit_container(msg);
 }
 
-static int read_endpoints(sd_bus_message *msg, Settings *s, Error *error) {
+int bus_read_endpoint(sd_bus_message *msg, const char *types, Endpoint *ret, Error *error) {
         const char *addr, *proto;
         uint16_t port;
+        int r;
+
+        r = sd_bus_message_read(msg, types, &addr, &port, &proto);
+        if (r <= 0)
+                return r;
+        r = endpoint_parse(addr, port, proto, ret, error);
+        return r < 0 ? r : 1;
+}
+
+static int read_endpoints(sd_bus_message *msg, Settings *s, Error *error) {
         Endpoint e;
         int r;
 
@@ -35,10 +45,7 @@ static int read_endpoints(sd_bus_message *msg, Settings *s, Error *error) {
         r = sd_bus_message_enter_container(msg, 'a', "(sqs)");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(msg, "(sqs)", &addr, &port, &proto)) > 0) {
-                r = endpoint_parse(addr, port, proto, &e, error);
-                if (r < 0)
-                        return r;
+        while ((r = bus_read_endpoint(msg, "(sqs)", &e, error)) > 0) {
                 r = settings_append_endpoint(s, &e);
                 if (r < 0)
                         return r;

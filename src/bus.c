@@ -1,70 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The D-Bus face of the manager: the contract (docs/dbus-api.md) declared in one vtable, served
- * on the system bus under the well-known name, again after the bus daemon comes back. No policy
- * lives in the bus layer beyond parsing, authorization and error names. */
+/* The D-Bus face of the manager: the contract (docs/dbus-api.md), declared in one vtable
+ * (bus-properties.c), served on the system bus under the well-known name, and again after the
+ * bus daemon comes back. No policy lives in the bus layer beyond parsing, authorization and
+ * error names. */
 #include "bus-internal.h"
 #include "log.h"
 
-#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
-/* Methods and writes check authorization themselves (root or polkit), so sd-bus lets all in. */
-#define OPEN SD_BUS_VTABLE_UNPRIVILEGED
-
-static const sd_bus_vtable manager_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-
-        SD_BUS_PROPERTY("Enabled", "b", bus_property_get_setting, 0, EMITS),
-        SD_BUS_WRITABLE_PROPERTY("Persistent", "b", bus_property_get_setting,
-                                 bus_property_set_setting, 0, EMITS | OPEN),
-        SD_BUS_PROPERTY("Tunnels", "as", bus_property_get_setting, 0, EMITS),
-        /* Up to 65536 entries: change signals name it rather than carry megabytes. */
-        SD_BUS_PROPERTY("Endpoints", "a(sqs)", bus_property_get_setting, 0,
-                        SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("EndpointMark", "u", bus_property_get_setting, 0, EMITS),
-        SD_BUS_WRITABLE_PROPERTY("AllowLan", "b", bus_property_get_setting,
-                                 bus_property_set_setting, 0, EMITS | OPEN),
-        SD_BUS_WRITABLE_PROPERTY("AllowDhcp", "b", bus_property_get_setting,
-                                 bus_property_set_setting, 0, EMITS | OPEN),
-        SD_BUS_WRITABLE_PROPERTY("EndpointAnyUser", "b", bus_property_get_setting,
-                                 bus_property_set_setting, 0, EMITS | OPEN),
-        SD_BUS_PROPERTY("TunnelUp", "b", bus_property_get_active_tunnels, 0, EMITS),
-        SD_BUS_PROPERTY("ActiveTunnels", "as", bus_property_get_active_tunnels, 0, EMITS),
-        SD_BUS_PROPERTY("LanSubnets", "as", bus_property_get_lan_subnets, 0, EMITS),
-        /* Read from the kernel's counter on demand; never signalled. */
-        SD_BUS_PROPERTY("BlockedPackets", "t", bus_property_get_blocked, 0, 0),
-        SD_BUS_PROPERTY("Protection", "s", bus_property_get_protection, 0, EMITS),
-        SD_BUS_PROPERTY("Version", "s", bus_property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-
-        SD_BUS_METHOD_WITH_ARGS("Enable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_method_enable,
-                                OPEN),
-        SD_BUS_METHOD_WITH_ARGS("Disable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_method_disable,
-                                OPEN),
-        SD_BUS_METHOD_WITH_ARGS("Apply", SD_BUS_ARGS("a{sv}", settings), SD_BUS_NO_RESULT,
-                                bus_method_apply, OPEN),
-        SD_BUS_METHOD_WITH_ARGS("GetSettings", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", settings),
-                                bus_method_get_settings, OPEN),
-        SD_BUS_METHOD_WITH_ARGS("AddEndpoint", SD_BUS_ARGS("s", address, "q", port, "s", protocol),
-                                SD_BUS_NO_RESULT, bus_method_add_endpoint, OPEN),
-        SD_BUS_METHOD_WITH_ARGS("RemoveEndpoint",
-                                SD_BUS_ARGS("s", address, "q", port, "s", protocol),
-                                SD_BUS_NO_RESULT, bus_method_remove_endpoint, OPEN),
-        SD_BUS_METHOD_WITH_ARGS("AddTunnel", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
-                                bus_method_add_tunnel, OPEN),
-        SD_BUS_METHOD_WITH_ARGS("RemoveTunnel", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
-                                bus_method_remove_tunnel, OPEN),
-
-        SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssb)", checks),
-                                bus_method_verify, OPEN),
-        SD_BUS_METHOD_WITH_ARGS("VerifyReport", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", checks),
-                                bus_method_verify_report, OPEN),
-
-        SD_BUS_SIGNAL_WITH_ARGS("TunnelChanged", SD_BUS_ARGS("s", name, "b", up), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("NetworkChanged", SD_BUS_ARGS("s", interface), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("Tampered", SD_BUS_ARGS("s", what), 0),
-
-        SD_BUS_VTABLE_END,
-};
-
-int bus_connect(Bus *b);
+static int bus_connect(Bus *b);
 
 /* The bus daemon went away (restarted, upgraded): keep enforcing, and come back as soon as it
  * accepts connections again. */
@@ -93,13 +35,13 @@ static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *er
         return sd_event_source_set_enabled(b->reconnect, SD_EVENT_ONESHOT);
 }
 
-int bus_connect(Bus *b) {
+static int bus_connect(Bus *b) {
         int r;
 
         r = sd_bus_open_system(&b->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the system bus: %m");
-        r = sd_bus_add_object_vtable(b->bus, NULL, KS_BUS_PATH, KS_BUS_INTERFACE, manager_vtable,
+        r = sd_bus_add_object_vtable(b->bus, NULL, KS_BUS_PATH, KS_BUS_INTERFACE, bus_vtable,
                                      b->manager);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object: %m");

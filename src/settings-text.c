@@ -175,16 +175,27 @@ static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *s
         }
 }
 
-/* One "Key=value" line of a snapshot. */
-static int parse_line(Settings *s, char *line, unsigned *seen, Error *error) {
+/* Cuts "Key=value" in two, in place: 'line' is the key, *ret the value. */
+static int split_line(char *line, char **ret, Error *error) {
         char *v = strchr(line, '=');
-        Endpoint e;
-        int r;
 
         if (!v)
                 return error_set(error, ERROR_INVALID, -EINVAL, "line \"%.64s\" is not Key=value",
                                  line);
         *v++ = '\0';
+        *ret = v;
+        return 0;
+}
+
+/* One "Key=value" line of a snapshot. */
+static int parse_line(Settings *s, char *line, unsigned *seen, Error *error) {
+        Endpoint e;
+        char *v;
+        int r;
+
+        r = split_line(line, &v, error);
+        if (r < 0)
+                return r;
 
         if (strcmp(line, "Tunnel") == 0)
                 return settings_add_tunnel(s, v, error);
@@ -297,16 +308,17 @@ static int changes_push(SettingsChanges *c, const Endpoint *e, bool add, unsigne
         return 0;
 }
 
+/* As parse_line() reads a snapshot's line, with a change's keys instead: "+Tunnel=", "-Tunnel=",
+ * "+Endpoint=", "-Endpoint=", and scalars given again. */
 int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsigned lineno,
                               Error *error) {
-        char *v = strchr(line, '=');
         Endpoint e;
+        char *v;
         int r;
 
-        if (!v)
-                return error_set(error, ERROR_INVALID, -EINVAL, "line \"%.64s\" is not Key=value",
-                                 line);
-        *v++ = '\0';
+        r = split_line(line, &v, error);
+        if (r < 0)
+                return r;
 
         if (strcmp(line, "+Tunnel") == 0) {
                 if (settings_has_tunnel(s, v))

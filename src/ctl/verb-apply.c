@@ -73,6 +73,19 @@ static int get_unsigned(json_object *v, uint64_t max, const char *path, uint64_t
 
 static int append_value(sd_bus_message *m, const char *signature, json_object *v, const char *path);
 
+/* A variant holding v as 'signature' (NULL: v is null, which D-Bus cannot carry). */
+static int append_variant(sd_bus_message *m, const char *signature, json_object *v,
+                          const char *path) {
+        int r;
+
+        if (!signature)
+                return bad(path, "null cannot be sent over D-Bus");
+        r = sd_bus_message_open_container(m, 'v', signature);
+        if (r >= 0)
+                r = append_value(m, signature, v, path);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
 /* (sqs) from {"address":..., "port":..., "protocol":...} or [address, port, protocol];
  * the protocol defaults to "udp", as on the command line. */
 static int append_endpoint(sd_bus_message *m, json_object *v, const char *path) {
@@ -176,16 +189,10 @@ static int append_dict(sd_bus_message *m, json_object *v, const char *path) {
                 r = sd_bus_message_append_basic(m, 's', key);
                 if (r < 0)
                         return r;
-                if (signature) {
-                        r = sd_bus_message_open_container(m, 'v', signature);
-                        if (r < 0)
-                                return r;
-                        r = append_value(m, signature, json_object_iter_peek_value(&it), sub);
-                        if (r < 0)
-                                return r;
-                        r = sd_bus_message_close_container(m);
-                } else
-                        r = append_value(m, "v", json_object_iter_peek_value(&it), sub);
+                /* A key of the contract's gets its type; any other, what its JSON suggests. */
+                r = append_variant(m,
+                                   signature ?: guess_signature(json_object_iter_peek_value(&it)),
+                                   json_object_iter_peek_value(&it), sub);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_close_container(m);
@@ -210,19 +217,7 @@ static int append_value(sd_bus_message *m, const char *signature, json_object *v
                 return append_array(m, signature + 1, v, path);
 
         switch (signature[0]) {
-        case 'v': {
-                const char *inner = guess_signature(v);
-
-                if (!inner)
-                        return bad(path, "null cannot be sent over D-Bus");
-                r = sd_bus_message_open_container(m, 'v', inner);
-                if (r < 0)
-                        return r;
-                r = append_value(m, inner, v, path);
-                if (r < 0)
-                        return r;
-                return sd_bus_message_close_container(m);
-        }
+        case 'v': return append_variant(m, guess_signature(v), v, path);
         case 'b':
                 if (!json_object_is_type(v, json_type_boolean))
                         return bad(path, "expected true or false, got %s", json_text(v));
