@@ -53,7 +53,6 @@ int bus_method_verify_report(sd_bus_message *msg, void *userdata, sd_bus_error *
 /* bus-properties.c: the object's members. */
 extern const sd_bus_vtable bus_vtable[];
 
-/* bus-signals.c: what the bus listens to, and the source that sends the coalesced
- * PropertiesChanged. */
-extern const ManagerListener bus_listener;
-int bus_emit_on_loop(sd_event_source *s, void *userdata);
+/* bus-signals.c: listens to the manager, and sends what changed; PropertiesChanged from the
+ * loop, once the method that changed them has replied. */
+int bus_signals_setup(Bus *b);

@@ -37,7 +37,7 @@ static const char *const property_names[_PROP_MAX] = {
         [PROP_PROTECTION] = "Protection",
 };
 
-int bus_emit_on_loop(sd_event_source *s, void *userdata) {
+static int on_emit(sd_event_source *s, void *userdata) {
         Bus *b = userdata;
         const char *names[_PROP_MAX + 1];
         size_t n = 0;
@@ -117,7 +117,7 @@ static void on_network_state_changed(void *userdata, bool tunnels, bool lan) {
                                         (lan ? 1u << PROP_LAN_SUBNETS : 0));
 }
 
-const ManagerListener bus_listener = {
+static const ManagerListener listener = {
         .settings_changed = on_settings_changed,
         .endpoints_changed = on_endpoints_changed,
         .tunnel_changed = on_tunnel_changed,
@@ -125,3 +125,14 @@ const ManagerListener bus_listener = {
         .network_state_changed = on_network_state_changed,
         .tampered = on_tampered,
 };
+
+int bus_signals_setup(Bus *b) {
+        int r;
+
+        r = sd_event_add_defer(b->manager->event, &b->emit, on_emit, b);
+        if (r < 0)
+                return r;
+        (void)sd_event_source_set_enabled(b->emit, SD_EVENT_OFF);
+        manager_set_listener(b->manager, &listener, b);
+        return 0;
+}

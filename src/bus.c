@@ -66,19 +66,16 @@ int bus_setup(Manager *m, Bus **ret) {
         if (!b)
                 return -ENOMEM;
         b->manager = m;
-        r = sd_event_add_defer(m->event, &b->emit, bus_emit_on_loop, b);
-        if (r < 0)
-                return r;
-        (void)sd_event_source_set_enabled(b->emit, SD_EVENT_OFF);
         r = sd_event_add_time_relative(m->event, &b->reconnect, CLOCK_MONOTONIC, 0, 0,
                                        on_reconnect_timer, b);
         if (r < 0)
                 return r;
         (void)sd_event_source_set_enabled(b->reconnect, SD_EVENT_OFF);
         r = bus_connect(b);
+        if (r >= 0)
+                r = bus_signals_setup(b);
         if (r < 0)
                 return r;
-        manager_set_listener(m, &bus_listener, b);
         *ret = TAKE_PTR(b);
         return 0;
 }
