@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus.h"
 #include "lan.h"
 #include "log.h"
 #include "manager.h"
@@ -144,6 +145,7 @@ static int run_boot(void) {
 
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(bus_freep) Bus *bus = NULL; /* freed first: it listens to m */
         int r;
 
         r = parse_argv(argc, argv);
@@ -158,6 +160,9 @@ static int run(int argc, char *argv[]) {
         m->unowned = arg_unowned;
         m->tamper_report = arg_tamper_report;
         r = manager_start(m);
+        if (r < 0)
+                return r;
+        r = bus_setup(m, &bus);
         if (r < 0)
                 return r;
         return manager_run(m);

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#include "bus.h"
 #include "lan.h"
 #include "log.h"
 #include "manager.h"
@@ -47,9 +46,6 @@ int manager_new(const char *state_dir, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        sd_event_source_disable_unref(m->bus_emit);
-        sd_event_source_disable_unref(m->bus_reconnect);
-        sd_bus_flush_close_unref(m->bus);
         tamper_watch_free(m->tamper_watch);
         netwatch_free(m->netwatch);
         free(m->tunnel_links);
@@ -64,6 +60,18 @@ Manager *manager_free(Manager *m) {
         free(m);
         return NULL;
 }
+
+void manager_set_listener(Manager *m, const ManagerListener *listener, void *userdata) {
+        m->listener = listener;
+        m->listener_data = userdata;
+}
+
+/* Tells the listener, if there is one and it wants to know. */
+#define manager_notify(m, event, ...)                                                              \
+        do {                                                                                       \
+                if ((m)->listener && (m)->listener->event)                                         \
+                        (m)->listener->event((m)->listener_data, ##__VA_ARGS__);                   \
+        } while (0)
 
 static NetView manager_view(const Manager *m) {
         return (NetView){
@@ -194,7 +202,7 @@ int manager_set_settings(Manager *m, Settings *s, Error *error) {
         m->protection = p;
         settings_init(&new);
         manager_log_state(m);
-        bus_emit_settings_changed(m, &old, old_protection);
+        manager_notify(m, settings_changed, &old, old_protection);
         settings_done(&old);
         /* Other tunnel patterns change what counts as a tunnel, and so as LAN. */
         manager_update_network(m, true);
@@ -258,7 +266,7 @@ static int manager_change_endpoint(Manager *m, const Endpoint *e, bool add, Erro
                 return r;
         }
 
-        bus_emit_endpoints_changed(m);
+        manager_notify(m, endpoints_changed);
         return 0;
 }
 
@@ -350,7 +358,7 @@ static bool manager_update_tunnels(Manager *m, bool emit) {
                 changed = true;
                 log_info("Tunnel %s is %s.", links[i].name, links[i].up ? "up" : "down");
                 if (emit)
-                        bus_emit_tunnel_changed(m, links[i].name, links[i].up);
+                        manager_notify(m, tunnel_changed, links[i].name, links[i].up);
         }
         for (size_t i = 0; i < m->n_tunnel_links; i++) {
                 if (!m->tunnel_links[i].up || link_find(links, n, m->tunnel_links[i].name))
@@ -358,7 +366,7 @@ static bool manager_update_tunnels(Manager *m, bool emit) {
                 changed = true;
                 log_info("Tunnel %s is gone.", m->tunnel_links[i].name);
                 if (emit)
-                        bus_emit_tunnel_changed(m, m->tunnel_links[i].name, false);
+                        manager_notify(m, tunnel_changed, m->tunnel_links[i].name, false);
         }
         free(m->tunnel_links);
         m->tunnel_links = links;
@@ -429,7 +437,7 @@ static void manager_update_uplink(Manager *m, bool emit) {
         log_info("Default route outside the tunnel: %s.", uplink[0] ? uplink : "none");
         memcpy(m->uplink, uplink, sizeof(uplink));
         if (emit)
-                bus_emit_network_changed(m, uplink);
+                manager_notify(m, network_changed, uplink);
 }
 
 /* Recomputes everything derived from the network; when 'emit', signals and updates the kernel
@@ -440,7 +448,7 @@ static void manager_update_network(Manager *m, bool emit) {
 
         manager_update_uplink(m, emit);
         if (emit)
-                bus_emit_network_state_changed(m, tunnels, lan && m->settings.allow_lan);
+                manager_notify(m, network_state_changed, tunnels, lan && m->settings.allow_lan);
 }
 
 static void on_network_event(void *userdata) {
@@ -479,7 +487,7 @@ static void on_tampered(const char *what, const char *culprit, bool lost, void *
                 log_warning("Table inet killswitchd changed by %s (%s): left as it is "
                             "(--tamper=report).",
                             culprit, what);
-                bus_emit_tampered(m, what);
+                manager_notify(m, tampered, what);
                 return;
         }
         r = manager_commit(m, &m->settings, &m->protection, &error);
@@ -490,7 +498,7 @@ static void on_tampered(const char *what, const char *culprit, bool lost, void *
         }
         m->tamper_count++;
         log_warning("Table inet killswitchd changed by %s (%s): restored.", culprit, what);
-        bus_emit_tampered(m, what);
+        manager_notify(m, tampered, what);
 }
 
 uint64_t manager_blocked_packets(Manager *m) {
@@ -547,7 +555,7 @@ int manager_start(Manager *m) {
                                                error.message);
         }
         manager_log_state(m);
-        return bus_setup(m);
+        return 0;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

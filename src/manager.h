@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "netwatch.h"
@@ -10,14 +9,29 @@
 #include "table.h"
 #include "tamper.h"
 
-/* Owns the event loop, the nftables socket, the bus and the settings; every change goes through
- * here: validate → build → commit → save → emit. */
+/* Who hears of what changed, once it is in force: the bus (bus-signals.c). Every member may be
+ * NULL. */
+typedef struct ManagerListener {
+        /* The settings were replaced; 'old' and 'old_protection' are what they replaced. */
+        void (*settings_changed)(void *userdata, const Settings *old, Protection old_protection);
+        /* One endpoint was added or removed. */
+        void (*endpoints_changed)(void *userdata);
+        /* An interface matching Tunnels went up or down (an absent one counts as down). */
+        void (*tunnel_changed)(void *userdata, const char *name, bool up);
+        /* The default route's interface outside the tunnels ("": none). */
+        void (*network_changed)(void *userdata, const char *interface);
+        /* The tunnels up, or the LAN allowed, may read differently. */
+        void (*network_state_changed)(void *userdata, bool tunnels, bool lan);
+        /* Another process changed our table ('what'); it was put back unless --tamper=report. */
+        void (*tampered)(void *userdata, const char *what);
+} ManagerListener;
+
+/* Owns the event loop, the nftables socket and the settings; every change goes through here:
+ * validate → build → commit → save → tell the listener. */
 typedef struct Manager {
         sd_event *event;
-        sd_bus *bus;
-        sd_event_source *bus_emit;      /* sends queued PropertiesChanged after replies */
-        unsigned bus_pending;           /* the properties queued, as bus.c numbers them */
-        sd_event_source *bus_reconnect; /* armed when the bus daemon goes away */
+        const ManagerListener *listener;
+        void *listener_data;
         Nft *nft;
         char *state_dir;
         StateFile state; /* where the next save goes */
@@ -46,6 +60,9 @@ typedef struct Manager {
 int manager_new(const char *state_dir, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_FREEP(Manager, manager_free)
+
+/* One listener at a time; NULL: nobody. */
+void manager_set_listener(Manager *m, const ManagerListener *listener, void *userdata);
 
 /* Loads the saved settings and puts the table in force (adopting an orphaned one). */
 int manager_start(Manager *m);

@@ -1,17 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "settings.h"
-
-const char *bool_to_string(bool b) {
-        return b ? "true" : "false";
-}
 
 void settings_init(Settings *s) {
         *s = (Settings){.allow_dhcp = true};
@@ -21,12 +12,18 @@ void settings_init_block_all(Settings *s) {
         *s = (Settings){.enabled = true, .allow_dhcp = false};
 }
 
-void settings_done(Settings *s) {
-        if (!s)
-                return;
+void settings_clear_tunnels(Settings *s) {
         for (size_t i = 0; i < s->n_tunnels; i++)
                 free(s->tunnels[i]);
         free(s->tunnels);
+        s->tunnels = NULL;
+        s->n_tunnels = 0;
+}
+
+void settings_done(Settings *s) {
+        if (!s)
+                return;
+        settings_clear_tunnels(s);
         free(s->endpoints);
         settings_init(s);
 }
@@ -63,55 +60,37 @@ int settings_copy(const Settings *s, Settings *ret) {
         return 0;
 }
 
-bool settings_equal(const Settings *a, const Settings *b) {
-        if (a->enabled != b->enabled || a->persistent != b->persistent ||
-            a->allow_lan != b->allow_lan || a->allow_dhcp != b->allow_dhcp ||
-            a->endpoint_mark != b->endpoint_mark || a->endpoint_any_user != b->endpoint_any_user ||
-            a->n_tunnels != b->n_tunnels || a->n_endpoints != b->n_endpoints)
+bool settings_tunnels_equal(const Settings *a, const Settings *b) {
+        if (a->n_tunnels != b->n_tunnels)
                 return false;
         for (size_t i = 0; i < a->n_tunnels; i++)
                 if (strcmp(a->tunnels[i], b->tunnels[i]) != 0)
                         return false;
+        return true;
+}
+
+bool settings_endpoints_equal(const Settings *a, const Settings *b) {
+        if (a->n_endpoints != b->n_endpoints)
+                return false;
         for (size_t i = 0; i < a->n_endpoints; i++)
                 if (endpoint_compare(&a->endpoints[i], &b->endpoints[i]) != 0)
                         return false;
         return true;
 }
 
-bool tunnel_name_is_pattern(const char *name) {
-        size_t n = strlen(name);
-        return n > 0 && name[n - 1] == '*';
+bool settings_equal(const Settings *a, const Settings *b) {
+        return a->enabled == b->enabled && a->persistent == b->persistent &&
+               a->allow_lan == b->allow_lan && a->allow_dhcp == b->allow_dhcp &&
+               a->endpoint_mark == b->endpoint_mark &&
+               a->endpoint_any_user == b->endpoint_any_user && settings_tunnels_equal(a, b) &&
+               settings_endpoints_equal(a, b);
 }
 
-int tunnel_name_validate(const char *name, Error *error) {
-        size_t n = strnlen(name, TUNNEL_NAME_MAX + 1);
-
-        if (n == 0)
-                return error_set(error, ERROR_INVALID, -EINVAL, "Tunnels: empty interface name");
-        if (n > TUNNEL_NAME_MAX)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Tunnels: \"%.32s\" is longer than %d bytes", name,
-                                 TUNNEL_NAME_MAX);
-        /* A bare "*" would match every interface, the physical uplink included. */
-        if (strcmp(name, "*") == 0)
-                return error_set(
-                        error, ERROR_INVALID, -EINVAL,
-                        "Tunnels: \"*\" would match every interface; give a prefix (\"tun*\")");
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Tunnels: \"%s\" is not an interface name", name);
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = name[i];
-
-                if (c == '*' && i == n - 1)
-                        continue;
-                /* The kernel forbids '/', ':' and white space; we keep to printable ASCII too. */
-                if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '*')
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Tunnels: \"%s\" has an invalid character at byte %zu",
-                                         name, i + 1);
-        }
-        return 0;
+bool settings_has_tunnel(const Settings *s, const char *name) {
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                if (strcmp(s->tunnels[i], name) == 0)
+                        return true;
+        return false;
 }
 
 int settings_add_tunnel(Settings *s, const char *name, Error *error) {
@@ -121,9 +100,8 @@ int settings_add_tunnel(Settings *s, const char *name, Error *error) {
         r = tunnel_name_validate(name, error);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < s->n_tunnels; i++)
-                if (strcmp(s->tunnels[i], name) == 0)
-                        return 0;
+        if (settings_has_tunnel(s, name))
+                return 0;
         if (s->n_tunnels >= TUNNELS_MAX)
                 return error_set(error, ERROR_LIMIT, -E2BIG, "Tunnels: more than %d entries",
                                  TUNNELS_MAX);
@@ -153,94 +131,8 @@ int settings_remove_tunnel(Settings *s, const char *name) {
         return -ENOENT;
 }
 
-int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
-                   Error *error) {
-        Endpoint e = {};
-
-        /* inet_pton() takes literals only: no host names, no shorthand like "10.1", no scope ids.
-         */
-        if (inet_pton(AF_INET, address, &e.addr.in) == 1) {
-                e.family = AF_INET;
-                if (e.addr.in.s_addr == htonl(INADDR_ANY) ||
-                    e.addr.in.s_addr == htonl(INADDR_BROADCAST) ||
-                    IN_MULTICAST(ntohl(e.addr.in.s_addr)))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Endpoints: address \"%s\" is not a unicast address",
-                                         address);
-        } else if (inet_pton(AF_INET6, address, &e.addr.in6) == 1) {
-                e.family = AF_INET6;
-                if (IN6_IS_ADDR_UNSPECIFIED(&e.addr.in6) || IN6_IS_ADDR_MULTICAST(&e.addr.in6))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Endpoints: address \"%s\" is not a unicast address",
-                                         address);
-                /* IPv4 traffic never carries a mapped address: the endpoint would never match. */
-                if (IN6_IS_ADDR_V4MAPPED(&e.addr.in6))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "Endpoints: address \"%s\" is IPv4-mapped; give the IPv4 "
-                                         "literal",
-                                         address);
-        } else
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Endpoints: address \"%.64s\" is not an IPv4 or IPv6 literal",
-                                 address);
-
-        if (port < 1 || port > 65535)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Endpoints: port %" PRIu32 " is out of range 1..65535", port);
-        e.port = port;
-
-        if (strcmp(protocol, "udp") == 0)
-                e.protocol = IPPROTO_UDP;
-        else if (strcmp(protocol, "tcp") == 0)
-                e.protocol = IPPROTO_TCP;
-        else
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Endpoints: protocol \"%.16s\" is neither \"udp\" nor \"tcp\"",
-                                 protocol);
-
-        *ret = e;
-        return 0;
-}
-
-static size_t endpoint_addr_size(const Endpoint *e) {
-        return e->family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
-}
-
-int endpoint_compare(const Endpoint *a, const Endpoint *b) {
-        int r;
-
-        if (a->family != b->family)
-                return a->family < b->family ? -1 : 1;
-        r = memcmp(&a->addr, &b->addr, endpoint_addr_size(a));
-        if (r != 0)
-                return r;
-        if (a->protocol != b->protocol)
-                return a->protocol < b->protocol ? -1 : 1;
-        if (a->port != b->port)
-                return a->port < b->port ? -1 : 1;
-        return 0;
-}
-
 static int endpoint_compare_qsort(const void *a, const void *b) {
         return endpoint_compare(a, b);
-}
-
-const char *endpoint_protocol_name(const Endpoint *e) {
-        return e->protocol == IPPROTO_TCP ? "tcp" : "udp";
-}
-
-const char *endpoint_address(const Endpoint *e, char *buf, size_t size) {
-        return inet_ntop(e->family, &e->addr, buf, size);
-}
-
-int endpoint_format(const Endpoint *e, char *buf, size_t size) {
-        char a[INET6_ADDRSTRLEN];
-
-        if (!endpoint_address(e, a, sizeof(a)))
-                return -errno;
-        if ((size_t)snprintf(buf, size, "%s %u %s", a, e->port, endpoint_protocol_name(e)) >= size)
-                return -ENOBUFS;
-        return 0;
 }
 
 /* Binary search: index of e, or where it would go. */
@@ -337,404 +229,5 @@ int settings_normalize_endpoints(Settings *s, Error *error) {
         if (s->n_endpoints > ENDPOINTS_MAX)
                 return error_set(error, ERROR_LIMIT, -E2BIG, "Endpoints: %zu entries, more than %d",
                                  s->n_endpoints, ENDPOINTS_MAX);
-        return 0;
-}
-
-bool tunnel_name_matches(const char *pattern, const char *ifname) {
-        size_t n = strlen(pattern);
-
-        if (tunnel_name_is_pattern(pattern))
-                return strncmp(pattern, ifname, n - 1) == 0;
-        return strcmp(pattern, ifname) == 0;
-}
-
-static int endpoint_line(FILE *f, const char *prefix, const Endpoint *e) {
-        char text[INET6_ADDRSTRLEN + 16];
-
-        if (endpoint_format(e, text, sizeof(text)) < 0)
-                return -EINVAL;
-        fprintf(f, "%sEndpoint=%s\n", prefix, text);
-        return 0;
-}
-
-int settings_to_text(const Settings *s, char **ret) {
-        _cleanup_(freep) char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-        int r = 0;
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        fprintf(f,
-                "# killswitchd settings; written by the daemon, see killswitchd(8)\n"
-                "version=2\n"
-                "Enabled=%s\nPersistent=%s\nAllowLan=%s\nAllowDhcp=%s\nEndpointMark=%" PRIu32 "\n"
-                "EndpointAnyUser=%s\n",
-                bool_to_string(s->enabled), bool_to_string(s->persistent),
-                bool_to_string(s->allow_lan), bool_to_string(s->allow_dhcp), s->endpoint_mark,
-                bool_to_string(s->endpoint_any_user));
-        for (size_t i = 0; i < s->n_tunnels; i++)
-                fprintf(f, "Tunnel=%s\n", s->tunnels[i]);
-        for (size_t i = 0; r >= 0 && i < s->n_endpoints; i++)
-                r = endpoint_line(f, "", &s->endpoints[i]);
-        fputs("end\n", f);
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-static bool tunnel_listed(const Settings *s, const char *name) {
-        for (size_t i = 0; i < s->n_tunnels; i++)
-                if (strcmp(s->tunnels[i], name) == 0)
-                        return true;
-        return false;
-}
-
-/* Names gone are removed; new ones are appended. When the names kept are not, in order, the start
- * of the new list, all are removed and the new list added whole: the order is part of the value. */
-static void tunnel_changes_to_text(const Settings *old, const Settings *new, FILE *f) {
-        size_t kept = 0;
-        bool in_order = true;
-
-        for (size_t i = 0; i < old->n_tunnels; i++)
-                if (tunnel_listed(new, old->tunnels[i])) {
-                        if (strcmp(old->tunnels[i], new->tunnels[kept]) != 0)
-                                in_order = false;
-                        kept++;
-                }
-        for (size_t i = 0; i < old->n_tunnels; i++)
-                if (!in_order || !tunnel_listed(new, old->tunnels[i]))
-                        fprintf(f, "-Tunnel=%s\n", old->tunnels[i]);
-        for (size_t i = in_order ? kept : 0; i < new->n_tunnels; i++)
-                fprintf(f, "+Tunnel=%s\n", new->tunnels[i]);
-}
-
-int settings_changes_to_text(const Settings *old, const Settings *new, size_t max, FILE *f) {
-#define CHANGED_BOOL(key, field)                                                                   \
-        if (old->field != new->field)                                                              \
-        fprintf(f, key "=%s\n", bool_to_string(new->field))
-        CHANGED_BOOL("Enabled", enabled);
-        CHANGED_BOOL("Persistent", persistent);
-        CHANGED_BOOL("AllowLan", allow_lan);
-        CHANGED_BOOL("AllowDhcp", allow_dhcp);
-        CHANGED_BOOL("EndpointAnyUser", endpoint_any_user);
-#undef CHANGED_BOOL
-        if (old->endpoint_mark != new->endpoint_mark)
-                fprintf(f, "EndpointMark=%" PRIu32 "\n", new->endpoint_mark);
-        tunnel_changes_to_text(old, new, f);
-
-        /* The same endpoints (Apply of other settings, a tunnel added): no need to walk them. */
-        if (old->n_endpoints == new->n_endpoints &&
-            (old->n_endpoints == 0 ||
-             memcmp(old->endpoints, new->endpoints, old->n_endpoints * sizeof(Endpoint)) == 0))
-                return 0;
-        /* Both sorted: one merge. */
-        for (size_t i = 0, j = 0; i < old->n_endpoints || j < new->n_endpoints;) {
-                int c = i == old->n_endpoints ? 1
-                        : j == new->n_endpoints
-                                ? -1
-                                : endpoint_compare(&old->endpoints[i], &new->endpoints[j]);
-                int r = 0;
-
-                if (c == 0)
-                        i++, j++;
-                else if (c < 0)
-                        r = endpoint_line(f, "-", &old->endpoints[i++]);
-                else
-                        r = endpoint_line(f, "+", &new->endpoints[j++]);
-                if (r < 0)
-                        return r;
-                if (c != 0 && (size_t)ftell(f) > max)
-                        return -EFBIG;
-        }
-        return (size_t)ftell(f) > max ? -EFBIG : 0;
-}
-
-int settings_endpoint_change_to_text(const Endpoint *e, bool add, FILE *f) {
-        return endpoint_line(f, add ? "+" : "-", e);
-}
-
-static int parse_bool(const char *key, const char *v, bool *ret, Error *error) {
-        if (strcmp(v, "true") == 0)
-                *ret = true;
-        else if (strcmp(v, "false") == 0)
-                *ret = false;
-        else
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "%s: \"%.32s\" is neither true nor false", key, v);
-        return 0;
-}
-
-static int parse_u32(const char *key, const char *v, uint32_t *ret, Error *error) {
-        uint64_t x = 0;
-
-        if (!*v || strlen(v) > 10)
-                return error_set(error, ERROR_INVALID, -EINVAL, "%s: \"%.32s\" is not a number",
-                                 key, v);
-        for (const char *p = v; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "%s: \"%.32s\" is not a number", key, v);
-                x = x * 10 + (uint64_t)(*p - '0');
-        }
-        if (x > UINT32_MAX)
-                return error_set(error, ERROR_INVALID, -ERANGE, "%s: %.32s is out of range", key,
-                                 v);
-        *ret = x;
-        return 0;
-}
-
-static int endpoint_from_text(const char *v, Endpoint *ret, Error *error) {
-        char addr[64], proto[8], extra;
-        uint32_t port;
-
-        if (sscanf(v, "%63s %10" SCNu32 " %7s %c", addr, &port, proto, &extra) != 3)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "Endpoint: \"%.80s\" is not \"ADDRESS PORT PROTOCOL\"", v);
-        return endpoint_parse(addr, port, proto, ret, error);
-}
-
-/* A scalar "Key=value"; 'seen', when given, guards against repeated keys. */
-static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *seen, Error *error) {
-        static const char *const scalars[] = {"Enabled",   "Persistent",   "AllowLan",
-                                              "AllowDhcp", "EndpointMark", "EndpointAnyUser"};
-
-        for (unsigned i = 0; i < ELEMENTSOF(scalars); i++) {
-                if (strcmp(key, scalars[i]) != 0)
-                        continue;
-                if (seen && (*seen & (1u << i)))
-                        return error_set(error, ERROR_INVALID, -EINVAL, "%s: given twice", key);
-                if (seen)
-                        *seen |= 1u << i;
-                switch (i) {
-                case 0: return parse_bool(key, v, &s->enabled, error);
-                case 1: return parse_bool(key, v, &s->persistent, error);
-                case 2: return parse_bool(key, v, &s->allow_lan, error);
-                case 3: return parse_bool(key, v, &s->allow_dhcp, error);
-                case 4: return parse_u32(key, v, &s->endpoint_mark, error);
-                default: return parse_bool(key, v, &s->endpoint_any_user, error);
-                }
-        }
-        return error_set(error, ERROR_INVALID, -EINVAL, "unknown key \"%.32s\"", key);
-}
-
-/* One "Key=value" line of a snapshot. */
-static int parse_line(Settings *s, char *line, unsigned *seen, Error *error) {
-        char *v = strchr(line, '=');
-        Endpoint e;
-        int r;
-
-        if (!v)
-                return error_set(error, ERROR_INVALID, -EINVAL, "line \"%.64s\" is not Key=value",
-                                 line);
-        *v++ = '\0';
-
-        if (strcmp(line, "Tunnel") == 0)
-                return settings_add_tunnel(s, v, error);
-        if (strcmp(line, "Endpoint") == 0) {
-                r = endpoint_from_text(v, &e, error);
-                if (r < 0)
-                        return r;
-                /* Appended now, sorted and checked against the limit once at the end. */
-                return settings_append_endpoint(s, &e);
-        }
-        return parse_scalar(s, line, v, seen, error);
-}
-
-/* The next line of text at *pos, NUL-terminated in 'buf' (no valid line is longer; comments may
- * be, and are skipped). Returns 0 at the end, 1 for a line, 2 for a blank or comment line. */
-static int next_line(const char *text, size_t size, size_t *pos, char buf[static 256],
-                     unsigned lineno, Error *error) {
-        const char *p = text + *pos, *nl;
-        size_t n;
-
-        if (*pos >= size)
-                return 0;
-        nl = memchr(p, '\n', size - *pos);
-        n = nl ? (size_t)(nl - p) : size - *pos;
-        *pos += n + (nl != NULL);
-        if (memchr(p, '\0', n))
-                return error_set(error, ERROR_INVALID, -EBADMSG, "line %u: contains a NUL byte",
-                                 lineno);
-        if (n == 0 || p[0] == '#')
-                return 2;
-        if (n >= 256)
-                return error_set(error, ERROR_INVALID, -EBADMSG, "line %u: longer than 255 bytes",
-                                 lineno);
-        memcpy(buf, p, n);
-        buf[n] = '\0';
-        return 1;
-}
-
-int settings_from_text(const char *text, size_t size, Settings *ret, size_t *ret_size,
-                       Error *error) {
-        _cleanup_(settings_done) Settings s = {.allow_dhcp = true};
-        unsigned version = 0, seen = 0, lineno = 0;
-        size_t pos = 0;
-        char line[256];
-        int r;
-
-        for (;;) {
-                r = next_line(text, size, &pos, line, ++lineno, error);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        /* A missing "end" means the file was cut short. */
-                        return error_set(error, ERROR_INVALID, -EBADMSG,
-                                         "truncated: no \"%s\" line",
-                                         version > 0 ? "end" : "version=");
-                if (r == 2)
-                        continue;
-                if (version == 0) {
-                        if (strcmp(line, "version=1") == 0)
-                                version = 1;
-                        else if (strcmp(line, "version=2") == 0)
-                                version = 2;
-                        else
-                                return error_set(
-                                        error, ERROR_INVALID, -EBADMSG,
-                                        "line %u: expected \"version=1\" or \"version=2\", "
-                                        "got \"%.32s\"",
-                                        lineno, line);
-                        continue;
-                }
-                if (strcmp(line, "end") == 0)
-                        break;
-                r = parse_line(&s, line, &seen, error);
-                if (r < 0) {
-                        if (r == -ENOMEM)
-                                return r;
-                        return error_prefix(error, -EBADMSG, "line %u: ", lineno);
-                }
-        }
-        /* Only version 2 has changes after the snapshot. */
-        if (pos < size && (version == 1 || !ret_size))
-                return error_set(error, ERROR_INVALID, -EBADMSG, "line %u: text after \"end\"",
-                                 lineno + 1);
-        if (settings_normalize_endpoints(&s, error) < 0)
-                return -EBADMSG;
-
-        if (ret_size)
-                *ret_size = pos;
-        *ret = s;
-        settings_init(&s);
-        return (int)version;
-}
-
-void settings_changes_done(SettingsChanges *c) {
-        free(c->endpoints);
-        *c = (SettingsChanges){};
-}
-
-static int changes_push(SettingsChanges *c, const Endpoint *e, bool add, unsigned line) {
-        if (c->n_endpoints == c->n_allocated) {
-                size_t n = c->n_allocated ? 2 * c->n_allocated : 16;
-                EndpointChange *v = realloc(c->endpoints, n * sizeof(EndpointChange));
-
-                if (!v)
-                        return -ENOMEM;
-                c->endpoints = v;
-                c->n_allocated = n;
-        }
-        c->endpoints[c->n_endpoints++] = (EndpointChange){.endpoint = *e, .add = add, .line = line};
-        return 0;
-}
-
-int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsigned lineno,
-                              Error *error) {
-        char *v = strchr(line, '=');
-        Endpoint e;
-        int r;
-
-        if (!v)
-                return error_set(error, ERROR_INVALID, -EINVAL, "line \"%.64s\" is not Key=value",
-                                 line);
-        *v++ = '\0';
-
-        if (strcmp(line, "+Tunnel") == 0) {
-                if (tunnel_listed(s, v))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "+Tunnel: \"%s\" is already in the list", v);
-                return settings_add_tunnel(s, v, error);
-        }
-        if (strcmp(line, "-Tunnel") == 0) {
-                if (settings_remove_tunnel(s, v) < 0)
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "-Tunnel: \"%.32s\" is not in the list", v);
-                return 0;
-        }
-        if (strcmp(line, "+Endpoint") == 0 || strcmp(line, "-Endpoint") == 0) {
-                r = endpoint_from_text(v, &e, error);
-                if (r < 0)
-                        return r;
-                return changes_push(c, &e, line[0] == '+', lineno);
-        }
-        /* Scalars may change again in a later change; the last one counts. */
-        return parse_scalar(s, line, v, NULL, error);
-}
-
-static int endpoint_change_compare(const void *a, const void *b) {
-        const EndpointChange *x = a, *y = b;
-        int r = endpoint_compare(&x->endpoint, &y->endpoint);
-
-        if (r != 0)
-                return r;
-        return x->line < y->line ? -1 : x->line > y->line;
-}
-
-int settings_changes_apply(Settings *s, SettingsChanges *c, Error *error) {
-        _cleanup_(freep) Endpoint *v = NULL;
-        size_t n = 0, i = 0, room;
-
-        if (c->n_endpoints == 0)
-                return 0;
-        /* By endpoint, then in the order written: each endpoint's changes replayed on its own. */
-        qsort(c->endpoints, c->n_endpoints, sizeof(EndpointChange), endpoint_change_compare);
-        room = s->n_endpoints + c->n_endpoints;
-        v = malloc(room * sizeof(Endpoint));
-        if (!v)
-                return -ENOMEM;
-        for (size_t j = 0, k; j < c->n_endpoints; j = k) {
-                const Endpoint *e = &c->endpoints[j].endpoint;
-                bool present;
-
-                while (i < s->n_endpoints && endpoint_compare(&s->endpoints[i], e) < 0)
-                        v[n++] = s->endpoints[i++];
-                present = i < s->n_endpoints && endpoint_compare(&s->endpoints[i], e) == 0;
-                if (present)
-                        i++;
-                for (k = j;
-                     k < c->n_endpoints && endpoint_compare(&c->endpoints[k].endpoint, e) == 0;
-                     k++) {
-                        if (c->endpoints[k].add == present) {
-                                char text[INET6_ADDRSTRLEN + 16];
-
-                                (void)endpoint_format(e, text, sizeof(text));
-                                return error_set(
-                                        error, ERROR_INVALID, -EINVAL, "line %u: %cEndpoint=%s: %s",
-                                        c->endpoints[k].line, present ? '+' : '-', text,
-                                        present ? "already in the list" : "not in the list");
-                        }
-                        present = c->endpoints[k].add;
-                }
-                if (present)
-                        v[n++] = *e;
-        }
-        if (i < s->n_endpoints)
-                memcpy(v + n, s->endpoints + i, (s->n_endpoints - i) * sizeof(Endpoint));
-        n += s->n_endpoints - i;
-        if (n > ENDPOINTS_MAX)
-                return error_set(error, ERROR_LIMIT, -E2BIG, "Endpoints: %zu entries, more than %d",
-                                 n, ENDPOINTS_MAX);
-
-        free(s->endpoints);
-        s->endpoints = TAKE_PTR(v);
-        s->n_endpoints = n;
-        s->n_endpoints_allocated = room;
-        c->n_endpoints = 0;
         return 0;
 }

@@ -1,29 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
+#include "contract/endpoint.h"
+#include "contract/settings-keys.h"
+#include "contract/tunnel-name.h"
 #include "error.h"
 #include "macro.h"
-
-/* Limits from the D-Bus contract. */
-#define TUNNELS_MAX 32
-#define TUNNEL_NAME_MAX 15 /* IFNAMSIZ - 1 */
-#define ENDPOINTS_MAX 65536
-
-typedef struct Endpoint {
-        uint8_t family;   /* AF_INET or AF_INET6 */
-        uint8_t protocol; /* IPPROTO_UDP or IPPROTO_TCP */
-        uint16_t port;    /* host byte order, 1..65535 */
-        union {
-                struct in_addr in;
-                struct in6_addr in6;
-        } addr;
-} Endpoint;
 
 /* The daemon's whole configuration: one value, replaced as a whole. */
 typedef struct Settings {
@@ -44,24 +30,16 @@ void settings_init(Settings *s);
 void settings_done(Settings *s);
 int settings_copy(const Settings *s, Settings *ret);
 bool settings_equal(const Settings *a, const Settings *b);
+bool settings_tunnels_equal(const Settings *a, const Settings *b);
+bool settings_endpoints_equal(const Settings *a, const Settings *b);
 
 /* The fail-closed fallback: enabled, nothing but loopback allowed. */
 void settings_init_block_all(Settings *s);
 
-int tunnel_name_validate(const char *name, Error *error);
-bool tunnel_name_is_pattern(const char *name);
-/* "wg0" matches wg0 only; "tun*" matches every name starting with "tun". */
-bool tunnel_name_matches(const char *pattern, const char *ifname);
+bool settings_has_tunnel(const Settings *s, const char *name);
 int settings_add_tunnel(Settings *s, const char *name, Error *error);
 int settings_remove_tunnel(Settings *s, const char *name);
-
-int endpoint_parse(const char *address, uint32_t port, const char *protocol, Endpoint *ret,
-                   Error *error);
-int endpoint_compare(const Endpoint *a, const Endpoint *b);
-/* "198.51.100.7 51820 udp", "2001:db8::1 443 tcp" */
-int endpoint_format(const Endpoint *e, char *buf, size_t size);
-const char *endpoint_protocol_name(const Endpoint *e);
-const char *endpoint_address(const Endpoint *e, char *buf, size_t size);
+void settings_clear_tunnels(Settings *s);
 
 /* Both keep the array sorted and unique; add collapses duplicates, remove returns -ENOENT.
  * Removing never shrinks the array, so adding back what was just removed cannot fail. */
@@ -70,39 +48,3 @@ int settings_remove_endpoint(Settings *s, const Endpoint *e);
 /* Bulk loading: append in any order, then sort, collapse duplicates and check the limit. */
 int settings_append_endpoint(Settings *s, const Endpoint *e);
 int settings_normalize_endpoints(Settings *s, Error *error);
-
-/* The saved form, pure; see docs/state-file.md. A snapshot: "version=2", one Key=value line per
- * setting, "end". Reading takes version 1 too, and returns the version. With 'ret_size', a
- * version 2 snapshot may be followed by changes, which are the caller's: *ret_size is where they
- * start. */
-int settings_to_text(const Settings *s, char **ret);
-int settings_from_text(const char *text, size_t size, Settings *ret, size_t *ret_size,
-                       Error *error);
-
-/* A change: the lines that turn one value into another. "Key=value" sets a scalar,
- * "+Tunnel=" appends a tunnel and "-Tunnel=" removes one, "+Endpoint=" and "-Endpoint=" add and
- * remove an endpoint. Writing: nothing when the two are equal; -EFBIG as soon as the text is
- * longer than 'max' (the caller writes a snapshot instead, without formatting it all). */
-int settings_changes_to_text(const Settings *old, const Settings *new, size_t max, FILE *f);
-int settings_endpoint_change_to_text(const Endpoint *e, bool add, FILE *f);
-
-/* Reading changes: scalars and tunnels take effect line by line; endpoints are gathered and
- * applied together by settings_changes_apply(), in one sort rather than one insertion into the
- * sorted array each. Adding what is there or removing what is not is corrupt. */
-typedef struct EndpointChange {
-        Endpoint endpoint;
-        bool add;
-        unsigned line;
-} EndpointChange;
-
-typedef struct SettingsChanges {
-        EndpointChange *endpoints;
-        size_t n_endpoints, n_allocated;
-} SettingsChanges;
-
-void settings_changes_done(SettingsChanges *c);
-int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsigned lineno,
-                              Error *error);
-int settings_changes_apply(Settings *s, SettingsChanges *c, Error *error);
-
-const char *bool_to_string(bool b);

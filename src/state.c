@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "settings-text.h"
 #include "state.h"
 
 /* A snapshot is about 3 MiB at the endpoint limit, and changes take at most as much again;

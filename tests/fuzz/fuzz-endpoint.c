@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "settings.h"
+#include "contract/endpoint.h"
+#include "contract/tunnel-name.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "settings-text.h"
 #include "state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "settings-text.h"
 #include "settings.h"
 #include "test.h"
 

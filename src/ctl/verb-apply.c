@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* apply: a JSON object on stdin or in a file becomes the a{sv} of Apply.
  *
- * The contract's keys get the contract's D-Bus types; JSON that those types
- * cannot carry is refused here, since it could not even be sent. Whether a
- * value is acceptable (an address, a port of 0, an unknown key) is the
- * daemon's call: unknown keys go through with the type their JSON suggests. */
+ * The contract's keys get the contract's D-Bus types (the daemon's own table,
+ * contract/settings-keys.h); JSON that those types cannot carry is refused
+ * here, since it could not even be sent. Whether a value is acceptable (an
+ * address, a port of 0, an unknown key) is the daemon's call: unknown keys go
+ * through with the type their JSON suggests. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,18 +14,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "contract/settings-keys.h"
 #include "ctl.h"
 #include "json.h"
 
 /* D-Bus caps a message at 128 MiB; a settings text is far smaller. */
 #define INPUT_MAX (128u * 1024 * 1024)
-
-static const struct {
-        const char *key, *signature;
-} setting_types[] = {
-        {"Enabled", "b"},      {"Persistent", "b"}, {"Tunnels", "as"},  {"Endpoints", "a(sqs)"},
-        {"EndpointMark", "u"}, {"AllowLan", "b"},   {"AllowDhcp", "b"}, {"EndpointAnyUser", "b"},
-};
 
 /* Why the input cannot be sent; path names the offending value ("Endpoints[1].port"). */
 static int bad(const char *path, const char *fmt, ...) _printf_(2, 3);
@@ -77,6 +72,19 @@ static int get_unsigned(json_object *v, uint64_t max, const char *path, uint64_t
 }
 
 static int append_value(sd_bus_message *m, const char *signature, json_object *v, const char *path);
+
+/* A variant holding v as 'signature' (NULL: v is null, which D-Bus cannot carry). */
+static int append_variant(sd_bus_message *m, const char *signature, json_object *v,
+                          const char *path) {
+        int r;
+
+        if (!signature)
+                return bad(path, "null cannot be sent over D-Bus");
+        r = sd_bus_message_open_container(m, 'v', signature);
+        if (r >= 0)
+                r = append_value(m, signature, v, path);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
 
 /* (sqs) from {"address":..., "port":..., "protocol":...} or [address, port, protocol];
  * the protocol defaults to "udp", as on the command line. */
@@ -165,12 +173,11 @@ static int append_dict(sd_bus_message *m, json_object *v, const char *path) {
         for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
                 const char *key = json_object_iter_peek_name(&it);
                 const char *signature = NULL;
+                int k = path ? -ENOENT : setting_key_from_name(key);
                 char sub[256];
 
-                if (!path)
-                        for (size_t i = 0; i < ELEMENTSOF(setting_types); i++)
-                                if (strcmp(key, setting_types[i].key) == 0)
-                                        signature = setting_types[i].signature;
+                if (k >= 0)
+                        signature = setting_keys[k].signature;
                 if (path)
                         snprintf(sub, sizeof(sub), "%s.%s", path, key);
                 else
@@ -182,16 +189,10 @@ static int append_dict(sd_bus_message *m, json_object *v, const char *path) {
                 r = sd_bus_message_append_basic(m, 's', key);
                 if (r < 0)
                         return r;
-                if (signature) {
-                        r = sd_bus_message_open_container(m, 'v', signature);
-                        if (r < 0)
-                                return r;
-                        r = append_value(m, signature, json_object_iter_peek_value(&it), sub);
-                        if (r < 0)
-                                return r;
-                        r = sd_bus_message_close_container(m);
-                } else
-                        r = append_value(m, "v", json_object_iter_peek_value(&it), sub);
+                /* A key of the contract's gets its type; any other, what its JSON suggests. */
+                r = append_variant(m,
+                                   signature ?: guess_signature(json_object_iter_peek_value(&it)),
+                                   json_object_iter_peek_value(&it), sub);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_close_container(m);
@@ -216,19 +217,7 @@ static int append_value(sd_bus_message *m, const char *signature, json_object *v
                 return append_array(m, signature + 1, v, path);
 
         switch (signature[0]) {
-        case 'v': {
-                const char *inner = guess_signature(v);
-
-                if (!inner)
-                        return bad(path, "null cannot be sent over D-Bus");
-                r = sd_bus_message_open_container(m, 'v', inner);
-                if (r < 0)
-                        return r;
-                r = append_value(m, inner, v, path);
-                if (r < 0)
-                        return r;
-                return sd_bus_message_close_container(m);
-        }
+        case 'v': return append_variant(m, guess_signature(v), v, path);
         case 'b':
                 if (!json_object_is_type(v, json_type_boolean))
                         return bad(path, "expected true or false, got %s", json_text(v));
