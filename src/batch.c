@@ -46,20 +46,20 @@ void batch_close(Batch *b, struct nlmsghdr *nlh) {
         b->size += MNL_ALIGN(nlh->nlmsg_len);
 }
 
-int batch_begin(Batch *b) {
+/* BEGIN and END: a message each, without an ACK. */
+static int batch_delimit(Batch *b, struct nlmsghdr *(*put)(char *buf, uint32_t seq)) {
         void *p = batch_reserve(b);
 
         if (!p)
                 return -ENOMEM;
-        batch_close(b, nftnl_batch_begin(p, b->seq++));
+        batch_close(b, put(p, b->seq++));
         return 0;
 }
 
-int batch_end(Batch *b) {
-        void *p = batch_reserve(b);
+int batch_begin(Batch *b) {
+        return batch_delimit(b, nftnl_batch_begin);
+}
 
-        if (!p)
-                return -ENOMEM;
-        batch_close(b, nftnl_batch_end(p, b->seq++));
-        return 0;
+int batch_end(Batch *b) {
+        return batch_delimit(b, nftnl_batch_end);
 }

@@ -222,6 +222,8 @@ static void build_get_table(struct nlmsghdr *nlh, const void *arg) {
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, TABLE_NAME);
 }
 
+/* parse_table() and parse_counter() have one shape: libnftnl has a type, an allocator and
+ * getters of its own for each kind of object. */
 static int parse_table(const struct nlmsghdr *nlh, void *userdata) {
         TableInfo *info = userdata;
         struct nftnl_table *t = nftnl_table_alloc();
