@@ -94,7 +94,8 @@ bool settings_has_tunnel(const Settings *s, const char *name) {
 }
 
 int settings_add_tunnel(Settings *s, const char *name, Error *error) {
-        char **t, *copy;
+        _cleanup_(freep) char *copy = NULL;
+        char **t;
         int r;
 
         r = tunnel_name_validate(name, error);
@@ -110,11 +111,9 @@ int settings_add_tunnel(Settings *s, const char *name, Error *error) {
         if (!copy)
                 return -ENOMEM;
         t = realloc(s->tunnels, (s->n_tunnels + 1) * sizeof(char *));
-        if (!t) {
-                free(copy);
+        if (!t)
                 return -ENOMEM;
-        }
-        t[s->n_tunnels++] = copy;
+        t[s->n_tunnels++] = TAKE_PTR(copy);
         s->tunnels = t;
         return 0;
 }
