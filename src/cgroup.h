@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "error.h"
+#include "macro.h"
+
+/* cgroup v2 paths as the settings name them ("user.slice/user-1000.slice/app.slice"), and the
+ * ids the kernel matches sockets by (`socket cgroupv2 level N`): a socket carries the cgroup of
+ * the process that created it, and the kernel compares that cgroup's ancestor at level N (the
+ * root is level 0) with the id given. A path of N components names a cgroup at level N, and
+ * matching at level N covers it and all its descendants. */
+
+/* Far deeper than any systemd layout (a user's app scope is at level 4): a rule per level in
+ * use, so a limit keeps a caller from making the packet path long. */
+#define CGROUP_LEVEL_MAX 16
+#define CGROUP_PATH_MAX 1024
+#define CGROUPS_MAX 256
+
+/* Relative to the cgroup2 root, components separated by single '/', none "." or "..", printable
+ * UTF-8 (the state file is line based). 'field' names the setting in the message. */
+int cgroup_path_validate(const char *field, const char *path, Error *error);
+unsigned cgroup_path_level(const char *path);
+
+/* Where this machine mounts cgroup v2: /sys/fs/cgroup (unified), /sys/fs/cgroup/unified
+ * (hybrid), or elsewhere; from /proc/self/mountinfo. -ENOENT: none. */
+int cgroup2_find_root(char **ret);
+
+/* The kernel's id of the cgroup at 'path' under the root: its directory's inode number, which on
+ * 64-bit kernels is the kernfs id sockets carry. -ENOENT: no such cgroup (yet). */
+int cgroup_lookup_id(int root_fd, const char *path, uint64_t *ret);
+
+/* Tells when any of the given paths may have appeared or gone: inotify on each path that exists
+ * (its removal) and on the nearest existing ancestor of each that does not (a cgroup is made by
+ * mkdir, which the parent directory reports). The handler calls cgroup_watch_set() again, which
+ * moves the watches to where they must now be, and only then reads the ids: a cgroup made
+ * between the two is then either seen by the lookup or reported by the new watch. */
+typedef struct CgroupWatch CgroupWatch;
+typedef void (*cgroup_handler_t)(void *userdata);
+
+int cgroup_watch_new(sd_event *event, const char *root, cgroup_handler_t handler, void *userdata,
+                     CgroupWatch **ret);
+int cgroup_watch_set(CgroupWatch *w, char *const *paths, size_t n_paths);
+CgroupWatch *cgroup_watch_free(CgroupWatch *w);
+DEFINE_FREEP(CgroupWatch, cgroup_watch_free)
