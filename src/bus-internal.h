@@ -47,6 +47,8 @@ int bus_method_add_endpoint(sd_bus_message *msg, void *userdata, sd_bus_error *e
 int bus_method_remove_endpoint(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_add_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_add_exempt_cgroup(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_remove_exempt_cgroup(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_verify(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_verify_report(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 

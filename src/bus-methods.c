@@ -59,6 +59,36 @@ static int edit_remove_tunnel(sd_bus_message *args, const char *property, Settin
         return 0;
 }
 
+/* As the tunnel verbs above, for ExemptCgroups: their own list, validator and message. */
+static int edit_add_exempt_cgroup(sd_bus_message *args, const char *property, Settings *s,
+                                  Error *error) {
+        const char *path;
+        int r;
+
+        (void)property;
+        r = sd_bus_message_read(args, "s", &path);
+        if (r < 0)
+                return r;
+        return cgroup_list_add(&s->exempt_cgroups, "ExemptCgroups", path, error);
+}
+
+static int edit_remove_exempt_cgroup(sd_bus_message *args, const char *property, Settings *s,
+                                     Error *error) {
+        const char *path;
+        int r;
+
+        (void)property;
+        r = sd_bus_message_read(args, "s", &path);
+        if (r >= 0)
+                r = cgroup_path_validate("ExemptCgroups", path, error);
+        if (r < 0)
+                return r;
+        if (cgroup_list_remove(&s->exempt_cgroups, path) < 0)
+                return error_set(error, ERROR_NOT_FOUND, -ENOENT,
+                                 "ExemptCgroups: \"%s\" is not in the list", path);
+        return 0;
+}
+
 int bus_method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         return method_change_settings(msg, userdata, edit_enable, error);
 }
@@ -77,6 +107,14 @@ int bus_method_add_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *err
 
 int bus_method_remove_tunnel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         return method_change_settings(msg, userdata, edit_remove_tunnel, error);
+}
+
+int bus_method_add_exempt_cgroup(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_settings(msg, userdata, edit_add_exempt_cgroup, error);
+}
+
+int bus_method_remove_exempt_cgroup(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_change_settings(msg, userdata, edit_remove_exempt_cgroup, error);
 }
 
 int bus_method_get_settings(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -58,6 +58,34 @@ static int read_endpoints(sd_bus_message *msg, Settings *s, Error *error) {
         return sd_bus_message_exit_container(msg);
 }
 
+static int read_cgroups(sd_bus_message *msg, const char *field, CgroupList *l, Error *error) {
+        const char *path;
+        int r;
+
+        cgroup_list_clear(l);
+        r = sd_bus_message_enter_container(msg, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "s", &path)) > 0) {
+                r = cgroup_list_add(l, field, path, error);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+static int read_scope(sd_bus_message *msg, bool *ret, Error *error) {
+        const char *value;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &value);
+        if (r < 0)
+                return r;
+        return scope_from_string("Scope", value, ret, error);
+}
+
 static int read_bool(sd_bus_message *msg, bool *ret) {
         int b, r;
 
@@ -79,6 +107,11 @@ int bus_read_setting(sd_bus_message *msg, SettingKey k, Settings *s, Error *erro
         case SETTING_ENDPOINT_MARK: return sd_bus_message_read(msg, "u", &s->endpoint_mark);
         case SETTING_TUNNELS: return read_tunnels(msg, s, error);
         case SETTING_ENDPOINTS: return read_endpoints(msg, s, error);
+        case SETTING_SCOPE: return read_scope(msg, &s->scoped, error);
+        case SETTING_EXEMPT_CGROUPS:
+                return read_cgroups(msg, "ExemptCgroups", &s->exempt_cgroups, error);
+        case SETTING_SCOPED_CGROUPS:
+                return read_cgroups(msg, "ScopedCgroups", &s->scoped_cgroups, error);
         default: return -EINVAL;
         }
 }
@@ -132,11 +165,12 @@ int bus_read_settings_dict(sd_bus_message *msg, Settings *s, Error *error) {
         return sd_bus_message_exit_container(msg);
 }
 
-static int append_tunnels(sd_bus_message *reply, const Settings *s) {
+/* An "as" of n strings (the settings' lists are counted, not NULL-terminated). */
+static int append_strings(sd_bus_message *reply, char *const *v, size_t n) {
         int r = sd_bus_message_open_container(reply, 'a', "s");
 
-        for (size_t i = 0; r >= 0 && i < s->n_tunnels; i++)
-                r = sd_bus_message_append(reply, "s", s->tunnels[i]);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "s", v[i]);
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
@@ -163,8 +197,13 @@ int bus_append_setting(sd_bus_message *reply, SettingKey k, const Settings *s) {
         case SETTING_ENDPOINT_ANY_USER:
                 return sd_bus_message_append(reply, "b", s->endpoint_any_user);
         case SETTING_ENDPOINT_MARK: return sd_bus_message_append(reply, "u", s->endpoint_mark);
-        case SETTING_TUNNELS: return append_tunnels(reply, s);
+        case SETTING_TUNNELS: return append_strings(reply, s->tunnels, s->n_tunnels);
         case SETTING_ENDPOINTS: return append_endpoints(reply, s);
+        case SETTING_SCOPE: return sd_bus_message_append(reply, "s", scope_to_string(s->scoped));
+        case SETTING_EXEMPT_CGROUPS:
+                return append_strings(reply, s->exempt_cgroups.paths, s->exempt_cgroups.n);
+        case SETTING_SCOPED_CGROUPS:
+                return append_strings(reply, s->scoped_cgroups.paths, s->scoped_cgroups.n);
         default: return -EINVAL;
         }
 }

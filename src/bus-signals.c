@@ -15,6 +15,9 @@ typedef enum Property {
         PROP_ALLOW_LAN,
         PROP_ALLOW_DHCP,
         PROP_ENDPOINT_ANY_USER,
+        PROP_SCOPE,
+        PROP_EXEMPT_CGROUPS,
+        PROP_SCOPED_CGROUPS,
         PROP_TUNNEL_UP,
         PROP_ACTIVE_TUNNELS,
         PROP_LAN_SUBNETS,
@@ -31,6 +34,9 @@ static const char *const property_names[_PROP_MAX] = {
         [PROP_ALLOW_LAN] = "AllowLan",
         [PROP_ALLOW_DHCP] = "AllowDhcp",
         [PROP_ENDPOINT_ANY_USER] = "EndpointAnyUser",
+        [PROP_SCOPE] = "Scope",
+        [PROP_EXEMPT_CGROUPS] = "ExemptCgroups",
+        [PROP_SCOPED_CGROUPS] = "ScopedCgroups",
         [PROP_TUNNEL_UP] = "TunnelUp",
         [PROP_ACTIVE_TUNNELS] = "ActiveTunnels",
         [PROP_LAN_SUBNETS] = "LanSubnets",
@@ -80,6 +86,9 @@ static void on_settings_changed(void *userdata, const Settings *old, Protection 
         if (!settings_tunnels_equal(old, s))
                 mask |= 1u << PROP_TUNNELS | 1u << PROP_TUNNEL_UP | 1u << PROP_ACTIVE_TUNNELS;
         CHANGED(PROP_ENDPOINTS, !settings_endpoints_equal(old, s));
+        CHANGED(PROP_SCOPE, old->scoped != s->scoped);
+        CHANGED(PROP_EXEMPT_CGROUPS, !cgroup_list_equal(&old->exempt_cgroups, &s->exempt_cgroups));
+        CHANGED(PROP_SCOPED_CGROUPS, !cgroup_list_equal(&old->scoped_cgroups, &s->scoped_cgroups));
 #undef CHANGED
         queue_changes(b, mask);
 }

@@ -2,78 +2,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include "cgroup.h"
-
-/* The length of the UTF-8 sequence at s, 0 if it is not one. */
-static size_t utf8_sequence(const unsigned char *s) {
-        size_t n = *s < 0x80             ? 1
-                   : (*s & 0xe0) == 0xc0 ? 2
-                   : (*s & 0xf0) == 0xe0 ? 3
-                   : (*s & 0xf8) == 0xf0 ? 4
-                                         : 0;
-
-        if (n == 2 && *s < 0xc2)
-                return 0; /* overlong */
-        for (size_t i = 1; i < n; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-        return n;
-}
-
-int cgroup_path_validate(const char *field, const char *path, Error *error) {
-        size_t len = strlen(path);
-        unsigned level = 0;
-
-        if (len == 0)
-                return error_set(error, ERROR_INVALID, -EINVAL, "%s: empty cgroup path", field);
-        if (len > CGROUP_PATH_MAX)
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "%s: \"%.32s...\" is longer than %d bytes", field, path,
-                                 CGROUP_PATH_MAX);
-        if (path[0] == '/')
-                return error_set(error, ERROR_INVALID, -EINVAL,
-                                 "%s: \"%.64s\" is absolute; give it relative to the cgroup2 "
-                                 "root, without the leading '/'",
-                                 field, path);
-        for (const char *p = path; *p;) {
-                const char *end = strchrnul(p, '/');
-                size_t n = (size_t)(end - p);
-
-                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "%s: \"%.64s\" has an empty, \".\" or \"..\" component",
-                                         field, path);
-                for (const char *c = p; c < end;) {
-                        size_t k = utf8_sequence((const unsigned char *)c);
-
-                        if (k == 0 || (k == 1 && ((unsigned char)*c < 0x20 || *c == 0x7f)))
-                                return error_set(error, ERROR_INVALID, -EINVAL,
-                                                 "%s: the path is not printable UTF-8", field);
-                        c += k;
-                }
-                if (++level > CGROUP_LEVEL_MAX)
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "%s: \"%.64s\" is deeper than %d levels", field, path,
-                                         CGROUP_LEVEL_MAX);
-                p = *end ? end + 1 : end;
-                if (*end && !*p)
-                        return error_set(error, ERROR_INVALID, -EINVAL,
-                                         "%s: \"%.64s\" ends with '/'", field, path);
-        }
-        return 0;
-}
-
-unsigned cgroup_path_level(const char *path) {
-        unsigned level = *path ? 1 : 0;
-
-        for (const char *p = path; *p; p++)
-                level += *p == '/';
-        return level;
-}
 
 int cgroup2_find_root(char **ret) {
         _cleanup_(freep) char *line = NULL;
@@ -221,4 +155,51 @@ int cgroup_watch_set(CgroupWatch *w, char *const *paths, size_t n_paths) {
                         return r;
         }
         return 0;
+}
+
+static int id_compare(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+int cgroup_ids_lookup(int root_fd, char *const *paths, size_t n_paths, uint64_t **ret,
+                      size_t *ret_n) {
+        _cleanup_(freep) uint64_t *ids = NULL;
+        size_t n = 0;
+
+        if (n_paths > 0) {
+                ids = calloc(n_paths, sizeof(uint64_t));
+                if (!ids)
+                        return -ENOMEM;
+        }
+        /* No cgroup2 mounted, or a path absent: no id, nothing matched (fail closed). */
+        for (size_t i = 0; root_fd >= 0 && i < n_paths; i++)
+                if (cgroup_lookup_id(root_fd, paths[i], &ids[n]) >= 0)
+                        n++;
+        /* The kernel refuses a duplicate element; two paths are one cgroup only if equal. */
+        if (n > 0)
+                qsort(ids, n, sizeof(uint64_t), id_compare);
+        for (size_t i = 1; i < n;)
+                if (ids[i] == ids[i - 1])
+                        memmove(&ids[i], &ids[i + 1], (--n - i) * sizeof(uint64_t));
+                else
+                        i++;
+        *ret = TAKE_PTR(ids);
+        *ret_n = n;
+        return 0;
+}
+
+void cgroup_ids_done(CgroupIds *c) {
+        free(c->exempt);
+        free(c->scoped);
+        *c = (CgroupIds){};
+}
+
+bool cgroup_ids_equal(const CgroupIds *a, const CgroupIds *b) {
+        return a->n_exempt == b->n_exempt && a->n_scoped == b->n_scoped &&
+               (a->n_exempt == 0 ||
+                memcmp(a->exempt, b->exempt, a->n_exempt * sizeof(uint64_t)) == 0) &&
+               (a->n_scoped == 0 ||
+                memcmp(a->scoped, b->scoped, a->n_scoped * sizeof(uint64_t)) == 0);
 }

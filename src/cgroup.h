@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "contract/cgroup-path.h"
 #include "error.h"
 #include "macro.h"
 
@@ -15,17 +16,6 @@
  * root is level 0) with the id given. A path of N components names a cgroup at level N, and
  * matching at level N covers it and all its descendants. */
 
-/* Far deeper than any systemd layout (a user's app scope is at level 4): a rule per level in
- * use, so a limit keeps a caller from making the packet path long. */
-#define CGROUP_LEVEL_MAX 16
-#define CGROUP_PATH_MAX 1024
-#define CGROUPS_MAX 256
-
-/* Relative to the cgroup2 root, components separated by single '/', none "." or "..", printable
- * UTF-8 (the state file is line based). 'field' names the setting in the message. */
-int cgroup_path_validate(const char *field, const char *path, Error *error);
-unsigned cgroup_path_level(const char *path);
-
 /* Where this machine mounts cgroup v2: /sys/fs/cgroup (unified), /sys/fs/cgroup/unified
  * (hybrid), or elsewhere; from /proc/self/mountinfo. -ENOENT: none. */
 int cgroup2_find_root(char **ret);
@@ -33,6 +23,23 @@ int cgroup2_find_root(char **ret);
 /* The kernel's id of the cgroup at 'path' under the root: its directory's inode number, which on
  * 64-bit kernels is the kernfs id sockets carry. -ENOENT: no such cgroup (yet). */
 int cgroup_lookup_id(int root_fd, const char *path, uint64_t *ret);
+
+/* The ids of the listed cgroups that exist, each list sorted and unique: what the exempt and
+ * scoped sets hold. */
+typedef struct CgroupIds {
+        uint64_t *exempt;
+        size_t n_exempt;
+        uint64_t *scoped;
+        size_t n_scoped;
+} CgroupIds;
+
+void cgroup_ids_done(CgroupIds *c);
+bool cgroup_ids_equal(const CgroupIds *a, const CgroupIds *b);
+
+/* The ids of those of 'paths' that exist now, sorted and unique (root_fd < 0: cgroup2 is not
+ * mounted, none exists). */
+int cgroup_ids_lookup(int root_fd, char *const *paths, size_t n_paths, uint64_t **ret,
+                      size_t *ret_n);
 
 /* Tells when any of the given paths may have appeared or gone: inotify on each path that exists
  * (its removal) and on the nearest existing ancestor of each that does not (a cgroup is made by

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bus.h"
+#include "cgroup.h"
 #include "lan.h"
 #include "log.h"
 #include "manager.h"
@@ -91,11 +93,28 @@ static void boot_no_events(void *userdata) {
 }
 
 /* The boot unit: before any interface is configured, put the saved table in force. */
+/* The listed cgroups that exist already (systemd makes its slices early); the others, when the
+ * service has started and sees them come. */
+static void boot_cgroup_ids(const Settings *s, CgroupIds *ret) {
+        _cleanup_(freep) char *root = NULL;
+        _cleanup_(closep) int fd = -EBADF;
+
+        if (s->exempt_cgroups.n + s->scoped_cgroups.n == 0 || cgroup2_find_root(&root) < 0)
+                return;
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cgroup_ids_lookup(fd, s->exempt_cgroups.paths, s->exempt_cgroups.n, &ret->exempt,
+                              &ret->n_exempt) < 0 ||
+            cgroup_ids_lookup(fd, s->scoped_cgroups.paths, s->scoped_cgroups.n, &ret->scoped,
+                              &ret->n_scoped) < 0)
+                cgroup_ids_done(ret);
+}
+
 static int run_boot(void) {
         _cleanup_(nft_freep) Nft *nft = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(netwatch_freep) Netwatch *w = NULL;
         _cleanup_(freep) GuardedLink *links = NULL;
+        _cleanup_(cgroup_ids_done) CgroupIds ids = {};
         NetView v = {.lan = lan_private_ranges, .n_lan = lan_private_ranges_count};
         bool frames;
         Error error = {};
@@ -133,6 +152,9 @@ static int run_boot(void) {
                 log_warning_errno(r, "Failed to list the links (%m): no egress chains until the "
                                      "service starts.");
         v.links = links;
+        boot_cgroup_ids(&s, &ids);
+        v.exempt_ids = ids.exempt, v.n_exempt_ids = ids.n_exempt;
+        v.scoped_ids = ids.scoped, v.n_scoped_ids = ids.n_scoped;
         r = table_install(nft, &s, &v, arg_unowned, &p, &frames, &error);
         settings_done(&s);
         if (r < 0)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/netfilter.h>
 #include <net/if.h>
 #include <signal.h>
@@ -31,6 +32,7 @@ int manager_new(const char *state_dir, Manager **ret) {
         if (!m->state_dir)
                 return -ENOMEM;
         m->state.dir = m->state_dir;
+        m->cgroup_root_fd = -EBADF;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -47,6 +49,10 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         tamper_watch_free(m->tamper_watch);
+        cgroup_watch_free(m->cgroup_watch);
+        cgroup_ids_done(&m->cgroups);
+        if (m->cgroup_root_fd >= 0)
+                close(m->cgroup_root_fd);
         netwatch_free(m->netwatch);
         free(m->tunnel_links);
         free(m->lan);
@@ -81,21 +87,103 @@ static NetView manager_view(const Manager *m) {
                 .n_onlink = m->n_onlink,
                 .links = m->links,
                 .n_links = m->n_links,
+                .exempt_ids = m->cgroups.exempt,
+                .n_exempt_ids = m->cgroups.n_exempt,
+                .scoped_ids = m->cgroups.scoped,
+                .n_scoped_ids = m->cgroups.n_scoped,
         };
 }
 
-/* Puts the kernel in line with s: the tables installed, or removed when disabled. */
+/* The ids of the cgroups the settings list that exist now. */
+static int manager_cgroup_ids(Manager *m, const Settings *s, CgroupIds *ret) {
+        CgroupIds ids = {};
+        int r;
+
+        r = cgroup_ids_lookup(m->cgroup_root_fd, s->exempt_cgroups.paths, s->exempt_cgroups.n,
+                              &ids.exempt, &ids.n_exempt);
+        if (r >= 0)
+                r = cgroup_ids_lookup(m->cgroup_root_fd, s->scoped_cgroups.paths,
+                                      s->scoped_cgroups.n, &ids.scoped, &ids.n_scoped);
+        if (r < 0) {
+                cgroup_ids_done(&ids);
+                return r;
+        }
+        *ret = ids;
+        return 0;
+}
+
+/* Puts the kernel in line with s: the tables installed, or removed when disabled. The listed
+ * cgroups' ids are read now, for these settings, so that the table never holds another list's. */
 static int manager_commit(Manager *m, const Settings *s, Protection *ret, Error *error) {
+        _cleanup_(cgroup_ids_done) CgroupIds ids = {};
         NetView v = manager_view(m);
         int r;
 
-        if (s->enabled)
-                return table_install(m->nft, s, &v, m->unowned, ret, &m->frames, error);
-        r = table_remove(m->nft, error);
+        if (!s->enabled) {
+                r = table_remove(m->nft, error);
+                if (r < 0)
+                        return r;
+                *ret = PROTECTION_NONE;
+                return 0;
+        }
+        r = manager_cgroup_ids(m, s, &ids);
+        if (r < 0)
+                return error_set(error, ERROR_KERNEL, r, "reading the cgroups' ids: %s",
+                                 strerror(-r));
+        v.exempt_ids = ids.exempt, v.n_exempt_ids = ids.n_exempt;
+        v.scoped_ids = ids.scoped, v.n_scoped_ids = ids.n_scoped;
+        r = table_install(m->nft, s, &v, m->unowned, ret, &m->frames, error);
         if (r < 0)
                 return r;
-        *ret = PROTECTION_NONE;
+        SWAP(m->cgroups, ids);
         return 0;
+}
+
+/* The listed cgroups came or went, or the list changed: watch where they must now be watched,
+ * then (in that order, so that none is missed in between) read their ids, and put the ids that
+ * differ in the table, in one transaction ('apply' is false before the table is installed). */
+static void manager_update_cgroups(Manager *m, bool apply) {
+        _cleanup_(cgroup_ids_done) CgroupIds ids = {};
+        const Settings *s = &m->settings;
+        Error error = {};
+        NetView v;
+        int r;
+
+        if (m->cgroup_watch) {
+                _cleanup_(freep) char **paths =
+                        calloc(s->exempt_cgroups.n + s->scoped_cgroups.n + 1, sizeof(char *));
+
+                if (!paths)
+                        return (void)log_error("Out of memory watching the cgroups.");
+                memcpy(paths, s->exempt_cgroups.paths, s->exempt_cgroups.n * sizeof(char *));
+                memcpy(paths + s->exempt_cgroups.n, s->scoped_cgroups.paths,
+                       s->scoped_cgroups.n * sizeof(char *));
+                r = cgroup_watch_set(m->cgroup_watch, paths,
+                                     s->exempt_cgroups.n + s->scoped_cgroups.n);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to watch the listed cgroups: %m");
+        }
+        r = manager_cgroup_ids(m, s, &ids);
+        if (r < 0)
+                return (void)log_warning_errno(r, "Failed to read the listed cgroups' ids: %m");
+        if (cgroup_ids_equal(&ids, &m->cgroups))
+                return;
+        log_info("Listed cgroups changed: %zu exempt, %zu scoped exist.", ids.n_exempt,
+                 ids.n_scoped);
+        SWAP(m->cgroups, ids);
+        if (!apply || !s->enabled)
+                return;
+        v = manager_view(m);
+        r = table_update_cgroups(m->nft, &v, &error);
+        if (r >= 0)
+                return;
+        log_warning("Cgroups update refused (%s): rebuilding the table.", error.message);
+        if (manager_commit(m, s, &m->protection, &error) < 0)
+                log_error("Failed to rebuild the table: %s", error.message);
+}
+
+static void on_cgroup_event(void *userdata) {
+        manager_update_cgroups(userdata, true);
 }
 
 static void manager_update_network(Manager *m, bool emit);
@@ -206,6 +294,8 @@ int manager_set_settings(Manager *m, Settings *s, Error *error) {
         settings_done(&old);
         /* Other tunnel patterns change what counts as a tunnel, and so as LAN. */
         manager_update_network(m, true);
+        /* Other cgroups listed: watched from now on. */
+        manager_update_cgroups(m, true);
         return 0;
 }
 
@@ -533,6 +623,25 @@ static void manager_load(Manager *m) {
         settings_init_block_all(&m->settings);
 }
 
+/* Without cgroup2 mounted, no listed cgroup exists: exempt opens nothing, scoped holds nothing. */
+static void manager_start_cgroups(Manager *m) {
+        _cleanup_(freep) char *root = NULL;
+        int r;
+
+        r = cgroup2_find_root(&root);
+        if (r >= 0) {
+                m->cgroup_root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (m->cgroup_root_fd < 0)
+                        r = -errno;
+        }
+        if (r >= 0)
+                r = cgroup_watch_new(m->event, root, on_cgroup_event, m, &m->cgroup_watch);
+        if (r < 0)
+                log_notice_errno(r, "No cgroup2 hierarchy to follow (%m): ExemptCgroups and "
+                                    "ScopedCgroups match nothing.");
+        manager_update_cgroups(m, false);
+}
+
 int manager_start(Manager *m) {
         Error error = {};
         int r;
@@ -542,6 +651,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the network: %m");
         manager_update_network(m, false);
+        manager_start_cgroups(m);
         r = tamper_watch_new(m->event, nft_portid(m->nft), on_tampered, m, &m->tamper_watch);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch nftables changes: %m");

@@ -3,6 +3,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "netwatch.h"
 #include "settings.h"
 #include "state.h"
@@ -55,6 +56,11 @@ typedef struct Manager {
         GuardedLink *links; /* the links that get an egress chain */
         size_t n_links;
         char uplink[IFNAMSIZ]; /* default route's interface outside the tunnels */
+
+        /* The cgroups ExemptCgroups and ScopedCgroups list (docs/per-app.md). */
+        int cgroup_root_fd; /* the cgroup2 mount; -EBADF without one: none exists */
+        CgroupWatch *cgroup_watch;
+        CgroupIds cgroups; /* the ids in the table's sets */
 } Manager;
 
 int manager_new(const char *state_dir, Manager **ret);

@@ -54,4 +54,9 @@ typedef struct NetView {
         size_t n_onlink;
         const GuardedLink *links;
         size_t n_links;
+        /* The kernel's ids of the listed cgroups that exist (cgroup.h). */
+        const uint64_t *exempt_ids;
+        size_t n_exempt_ids;
+        const uint64_t *scoped_ids;
+        size_t n_scoped_ids;
 } NetView;

@@ -317,19 +317,25 @@ void put_u8_eq(Builder *b, struct nftnl_rule *r, uint32_t reg, uint8_t v) {
         put_cmp(b, r, reg, NFT_CMP_EQ, &v, sizeof(v));
 }
 
-void put_bitwise_and(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask,
-                     uint32_t len) {
+void put_bitwise(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask, const void * xor,
+                 uint32_t len) {
         struct nftnl_expr *e = expr_new(b, r, "bitwise");
-        static const uint8_t zero[16];
 
         if (e) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
                 nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
                 nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
                 nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
         }
         put_expr(r, e);
+}
+
+void put_bitwise_and(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask,
+                     uint32_t len) {
+        static const uint8_t zero[16];
+
+        put_bitwise(b, r, reg, mask, zero, len);
 }
 
 void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set) {
@@ -357,6 +363,49 @@ void put_ct_state(Builder *b, struct nftnl_rule *r, uint32_t states) {
         put_expr(r, e);
         put_bitwise_and(b, r, reg32(0), &states, sizeof(states));
         put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+static void put_ct_mark_load(Builder *b, struct nftnl_rule *r) {
+        struct nftnl_expr *e = expr_new(b, r, "ct");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, reg32(0));
+        }
+        put_expr(r, e);
+}
+
+void put_ct_mark_has(Builder *b, struct nftnl_rule *r, uint32_t bits) {
+        uint32_t zero = 0;
+
+        put_ct_mark_load(b, r);
+        put_bitwise_and(b, r, reg32(0), &bits, sizeof(bits));
+        put_cmp(b, r, reg32(0), NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+void put_ct_mark_add(Builder *b, struct nftnl_rule *r, uint32_t bits) {
+        uint32_t keep = ~bits;
+        struct nftnl_expr *e;
+
+        put_ct_mark_load(b, r);
+        put_bitwise(b, r, reg32(0), &keep, &bits, sizeof(bits));
+        e = expr_new(b, r, "ct");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, reg32(0));
+        }
+        put_expr(r, e);
+}
+
+void put_socket_cgroupv2(Builder *b, struct nftnl_rule *r, uint32_t level, uint32_t dreg) {
+        struct nftnl_expr *e = expr_new(b, r, "socket");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, level);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, dreg);
+        }
+        put_expr(r, e);
 }
 
 void put_fib_daddr_type(Builder *b, struct nftnl_rule *r, bool iif) {

@@ -83,12 +83,21 @@ void put_payload(Builder *b, struct nftnl_rule *r, uint32_t base, uint32_t offse
 void put_cmp(Builder *b, struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data,
              uint32_t len);
 void put_u8_eq(Builder *b, struct nftnl_rule *r, uint32_t reg, uint8_t v);
+/* reg = (reg & mask) ^ xor */
+void put_bitwise(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask, const void * xor,
+                 uint32_t len);
 /* reg &= mask */
 void put_bitwise_and(Builder *b, struct nftnl_rule *r, uint32_t reg, const void *mask,
                      uint32_t len);
 void put_lookup(Builder *b, struct nftnl_rule *r, uint32_t sreg, int set);
 /* ct state & states != 0 */
 void put_ct_state(Builder *b, struct nftnl_rule *r, uint32_t states);
+/* ct mark & bits != 0 */
+void put_ct_mark_has(Builder *b, struct nftnl_rule *r, uint32_t bits);
+/* ct mark set ct mark | bits: the other bits stay as others set them. */
+void put_ct_mark_add(Builder *b, struct nftnl_rule *r, uint32_t bits);
+/* socket cgroupv2 level N: the id of the sending socket's cgroup's ancestor at that level. */
+void put_socket_cgroupv2(Builder *b, struct nftnl_rule *r, uint32_t level, uint32_t dreg);
 /* fib daddr [. iif] type */
 void put_fib_daddr_type(Builder *b, struct nftnl_rule *r, bool iif);
 /* 'chain': the target of NFT_JUMP and NFT_GOTO, else NULL. */

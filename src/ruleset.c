@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cgroup.h"
 #include "intervals.h"
 #include "nft-builder.h"
 #include "packet-match.h"
@@ -26,6 +27,7 @@ enum {
         NFT_TYPE_INET_PROTOCOL = 12,
         NFT_TYPE_INET_SERVICE = 13,
         NFT_TYPE_IFNAME = 41,
+        NFT_TYPE_CGROUPV2 = 46,
         NFT_TYPE_BITS = 6, /* a concatenation packs each member's type in 6 bits */
 };
 
@@ -37,6 +39,8 @@ enum {
         SET_LAN6,
         SET_ONLINK4,
         SET_ONLINK6,
+        SET_EXEMPT_CGROUPS,
+        SET_SCOPED_CGROUPS,
         SET_COUNT
 };
 static const char *const set_names[] = {
@@ -47,6 +51,8 @@ static const char *const set_names[] = {
         [SET_LAN6] = "lan6",
         [SET_ONLINK4] = "onlink4",
         [SET_ONLINK6] = "onlink6",
+        [SET_EXEMPT_CGROUPS] = "exempt_cgroups",
+        [SET_SCOPED_CGROUPS] = "scoped_cgroups",
 };
 
 /* After NAT (srcnat is 100) and after any other table: a packet that another table re-routed
@@ -133,6 +139,30 @@ static void emit_endpoint_elems(Builder *b, const Settings *s) {
         }
         elems_flush(&w4);
         elems_flush(&w6);
+}
+
+/* The kernel's ids of the listed cgroups that exist: a cgroup that does not exist has no id, so
+ * it matches nothing and opens nothing. */
+static void emit_cgroup_elems(Builder *b, const NetView *v) {
+        ElemWriter exempt = {.b = b, .set = SET_EXEMPT_CGROUPS};
+        ElemWriter scoped = {.b = b, .set = SET_SCOPED_CGROUPS};
+
+        for (size_t i = 0; i < v->n_exempt_ids; i++)
+                elems_add(&exempt, &v->exempt_ids[i], sizeof(uint64_t), 0);
+        for (size_t i = 0; i < v->n_scoped_ids; i++)
+                elems_add(&scoped, &v->scoped_ids[i], sizeof(uint64_t), 0);
+        elems_flush(&exempt);
+        elems_flush(&scoped);
+}
+
+/* The levels the listed paths sit at, as bits: a rule per level in use, so that the paths, not
+ * which of them exist, decide the rules, and a cgroup that comes or goes is one element. */
+static uint32_t cgroup_levels(const CgroupList *l) {
+        uint32_t levels = 0;
+
+        for (size_t i = 0; i < l->n; i++)
+                levels |= UINT32_C(1) << cgroup_path_level(l->paths[i]);
+        return levels;
 }
 
 /* ---- the rules common to both tables ---- */
@@ -355,18 +385,112 @@ static void chain_allow(Builder *b, const Settings *s, Direction d) {
         }
 }
 
-/* A base chain: the tunnels (and for forwarded packets their replies), then the allow list,
- * else count and drop (policy drop backs it up). */
-static void chain_base(Builder *b, const char *name, int hook, int priority, Direction d) {
+/* For each level in use: the sending socket's cgroup, or its ancestor at that level, is listed
+ * in 'set': go to 'chain'. A packet without a socket (forwarded) matches none. */
+static void rules_cgroups(Builder *b, const char *chain, uint32_t levels, int set,
+                          const char *target) {
+        for (uint32_t level = 1; level <= CGROUP_LEVEL_MAX; level++) {
+                struct nftnl_rule *r;
+
+                if (!(levels & (UINT32_C(1) << level)))
+                        continue;
+                r = rule_new(b, chain);
+                put_socket_cgroupv2(b, r, level, reg32(0));
+                put_lookup(b, r, reg32(0), set);
+                put_verdict(b, r, NFT_GOTO, target);
+                rule_emit(b, r);
+        }
+}
+
+/* ExemptCgroups: their sockets leave as if there were no kill switch. The connection is marked,
+ * so that its replies come back in (not a blanket accept for their addresses) and the
+ * postrouting hook, where the kernel gives no socket match, knows it again; only the mark's bit
+ * is set, whatever else others keep in it. */
+static void chain_exempt_out(Builder *b) {
+        struct nftnl_rule *r;
+
+        emit_chain(b, "exempt_out", -1, 0, NF_DROP, NULL);
+        r = rule_new(b, "exempt_out");
+        put_ct_mark_add(b, r, EXEMPT_CT_MARK);
+        put_verdict(b, r, NF_ACCEPT, NULL);
+        rule_emit(b, r);
+}
+
+/* Scope "cgroups": what the listed cgroups send is held as the whole machine is otherwise; the
+ * connection is marked for the postrouting hook. (The same shape as exempt_out: a mark, then a
+ * verdict of its own.) */
+static void chain_scoped_out(Builder *b) {
+        struct nftnl_rule *r;
+
+        emit_chain(b, "scoped_out", -1, 0, NF_DROP, NULL);
+        r = rule_new(b, "scoped_out");
+        put_ct_mark_add(b, r, SCOPED_CT_MARK);
+        rule_emit(b, r);
+        r = rule_new(b, "scoped_out");
+        put_verdict(b, r, NFT_JUMP, allow_chain(EGRESS));
+        rule_emit(b, r);
+        r = rule_new(b, "scoped_out");
+        put_counted_drop(b, r);
+        rule_emit(b, r);
+}
+
+/* A connection carrying the bit: accepted, or sent on to 'target'. */
+static void rule_ct_marked(Builder *b, const char *chain, uint32_t bit, const char *target) {
+        struct nftnl_rule *r = rule_new(b, chain);
+
+        put_ct_mark_has(b, r, bit);
+        put_verdict(b, r, target ? NFT_GOTO : NF_ACCEPT, target);
+        rule_emit(b, r);
+}
+
+/* The per-application rules of a base chain. Sockets are known at the output hook only
+ * ("socket cgroupv2" is refused at postrouting, and a packet coming in has none yet): there the
+ * cgroups are looked up and the connection marked; postrouting and input go by the mark. */
+static void rules_per_app(Builder *b, const Settings *s, const char *chain, int hook) {
+        bool exempt = s->exempt_cgroups.n > 0;
+
+        switch (hook) {
+        case NF_INET_LOCAL_OUT:
+                rules_cgroups(b, chain, cgroup_levels(&s->exempt_cgroups), SET_EXEMPT_CGROUPS,
+                              "exempt_out");
+                if (s->scoped)
+                        rules_cgroups(b, chain, cgroup_levels(&s->scoped_cgroups),
+                                      SET_SCOPED_CGROUPS, "scoped_out");
+                break;
+        case NF_INET_POST_ROUTING:
+                if (exempt)
+                        rule_ct_marked(b, chain, EXEMPT_CT_MARK, NULL);
+                if (s->scoped)
+                        rule_ct_marked(b, chain, SCOPED_CT_MARK, "scoped_out");
+                break;
+        case NF_INET_LOCAL_IN:
+                if (exempt)
+                        rule_ct_marked(b, chain, EXEMPT_CT_MARK, NULL);
+                break;
+        }
+}
+
+/* A base chain: the tunnels (and for forwarded packets their replies), the per-application
+ * rules, then the allow list, else count and drop (policy drop backs it up). With Scope
+ * "cgroups", the output hooks hold only the scoped cgroups' sockets and accept the rest; the
+ * policy still drops, so that a chain cut short holds rather than opens. */
+static void chain_base(Builder *b, const Settings *s, const char *name, int hook, int priority,
+                       Direction d) {
         struct nftnl_rule *r;
 
         emit_chain(b, name, hook, priority, NF_DROP, NULL);
         rule_tunnels(b, name, d);
         if (hook == NF_INET_FORWARD || hook == NF_INET_POST_ROUTING)
                 rule_tunnel_replies(b, name);
+        rules_per_app(b, s, name, hook);
         r = rule_new(b, name);
-        put_verdict(b, r, NFT_JUMP, allow_chain(d));
+        if (s->scoped)
+                put_verdict(b, r, NF_ACCEPT, NULL);
+        else
+                put_verdict(b, r, NFT_JUMP, allow_chain(d));
         rule_emit(b, r);
+        if (s->scoped)
+                return;
         r = rule_new(b, name);
         put_counted_drop(b, r);
         rule_emit(b, r);
@@ -494,20 +618,31 @@ static void build_inet(Builder *b, const Settings *s, const NetView *v, const Ru
                          (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE,
                  24, false);
         emit_sets_network(b);
+        emit_set(b, SET_EXEMPT_CGROUPS, NFT_TYPE_CGROUPV2, sizeof(uint64_t), false);
+        emit_set(b, SET_SCOPED_CGROUPS, NFT_TYPE_CGROUPV2, sizeof(uint64_t), false);
 
         emit_tunnel_elems(b, s);
         emit_endpoint_elems(b, s);
         emit_network_elems(b, s, v);
+        emit_cgroup_elems(b, v);
 
         chain_endpoint_out(b, s);
         chain_allow(b, s, EGRESS);
-        chain_allow(b, s, INGRESS);
-
-        chain_prerouting(b);
-        chain_base(b, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
-        chain_base(b, "output", NF_INET_LOCAL_OUT, PRIORITY_FILTER, EGRESS);
-        chain_base(b, "forward", NF_INET_FORWARD, PRIORITY_FILTER, EGRESS);
-        chain_base(b, "postrouting", NF_INET_POST_ROUTING, PRIORITY_POSTROUTING_LAST, EGRESS);
+        if (s->exempt_cgroups.n > 0)
+                chain_exempt_out(b);
+        if (s->scoped)
+                chain_scoped_out(b);
+        else {
+                /* The whole machine held: what comes in and what is forwarded too. With Scope
+                 * "cgroups", only what the scoped cgroups send, and nothing else is touched. */
+                chain_allow(b, s, INGRESS);
+                chain_prerouting(b);
+                chain_base(b, s, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
+        }
+        chain_base(b, s, "output", NF_INET_LOCAL_OUT, PRIORITY_FILTER, EGRESS);
+        if (!s->scoped)
+                chain_base(b, s, "forward", NF_INET_FORWARD, PRIORITY_FILTER, EGRESS);
+        chain_base(b, s, "postrouting", NF_INET_POST_ROUTING, PRIORITY_POSTROUTING_LAST, EGRESS);
 }
 
 static void build_netdev(Builder *b, const Settings *s, const NetView *v, const RulesetParams *p) {
@@ -548,6 +683,16 @@ int ruleset_build_endpoint_change(Batch *batch, const Endpoint *e, bool add) {
         emit_elem_change(&b, e->family == AF_INET ? SET_ENDPOINTS4 : SET_ENDPOINTS6,
                          add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
                          add ? NLM_F_CREATE | NLM_F_EXCL : 0, key, (uint32_t)len);
+        return builder_end(&b);
+}
+
+int ruleset_build_cgroups_update(Batch *batch, const NetView *v) {
+        Builder b = ruleset_begin(batch);
+
+        /* Emptied and refilled in one transaction: a cgroup that stays is never missing. */
+        emit_set_flush(&b, SET_EXEMPT_CGROUPS);
+        emit_set_flush(&b, SET_SCOPED_CGROUPS);
+        emit_cgroup_elems(&b, v);
         return builder_end(&b);
 }
 

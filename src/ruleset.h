@@ -14,6 +14,11 @@
 #define TABLE_NAME "killswitchd"
 #define COUNTER_NAME "blocked"
 
+/* The bits of the connection mark that say "started by an exempt cgroup's socket" (its replies
+ * come back in) and "by a scoped cgroup's" (held at postrouting too). */
+#define EXEMPT_CT_MARK 0x00800000u
+#define SCOPED_CT_MARK 0x00400000u
+
 /* Linux 6.9 added NFT_TABLE_F_PERSIST; older headers lack it. */
 #ifndef NFT_TABLE_F_PERSIST
 #define NFT_TABLE_F_PERSIST 0x4
@@ -42,6 +47,9 @@ int ruleset_build(Batch *b, const Settings *s, const NetView *v, const RulesetPa
 
 /* BEGIN, add or delete one endpoint element, END: cost independent of the set's size. */
 int ruleset_build_endpoint_change(Batch *b, const Endpoint *e, bool add);
+
+/* BEGIN, the exempt and scoped cgroups' sets refilled from the ids in 'v', END. */
+int ruleset_build_cgroups_update(Batch *b, const NetView *v);
 
 /* BEGIN, the tunnels set refilled from the settings, END: AddTunnel and RemoveTunnel cost what
  * the tunnels do, whatever the number of endpoints. */

@@ -38,8 +38,16 @@ int settings_to_text(const Settings *s, char **ret) {
                 bool_to_string(s->enabled), bool_to_string(s->persistent),
                 bool_to_string(s->allow_lan), bool_to_string(s->allow_dhcp), s->endpoint_mark,
                 bool_to_string(s->endpoint_any_user));
+        /* Per-application rules only when used: a file without them reads the same to a daemon
+         * older than they are. */
+        if (s->scoped)
+                fprintf(f, "Scope=%s\n", scope_to_string(s->scoped));
         for (size_t i = 0; i < s->n_tunnels; i++)
                 fprintf(f, "Tunnel=%s\n", s->tunnels[i]);
+        for (size_t i = 0; i < s->exempt_cgroups.n; i++)
+                fprintf(f, "ExemptCgroup=%s\n", s->exempt_cgroups.paths[i]);
+        for (size_t i = 0; i < s->scoped_cgroups.n; i++)
+                fprintf(f, "ScopedCgroup=%s\n", s->scoped_cgroups.paths[i]);
         for (size_t i = 0; r >= 0 && i < s->n_endpoints; i++)
                 r = endpoint_line(f, "", &s->endpoints[i]);
         fputs("end\n", f);
@@ -51,23 +59,32 @@ int settings_to_text(const Settings *s, char **ret) {
         return 0;
 }
 
-/* Names gone are removed; new ones are appended. When the names kept are not, in order, the start
- * of the new list, all are removed and the new list added whole: the order is part of the value. */
-static void tunnel_changes_to_text(const Settings *old, const Settings *new, FILE *f) {
+static bool listed(char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+/* A list of names (Tunnel, ExemptCgroup, ScopedCgroup): names gone are removed; new ones are
+ * appended. When the names kept are not, in order, the start of the new list, all are removed and
+ * the new list added whole: the order is part of the value. */
+static void list_changes_to_text(const char *key, char *const *old, size_t n_old, char *const *new,
+                                 size_t n_new, FILE *f) {
         size_t kept = 0;
         bool in_order = true;
 
-        for (size_t i = 0; i < old->n_tunnels; i++)
-                if (settings_has_tunnel(new, old->tunnels[i])) {
-                        if (strcmp(old->tunnels[i], new->tunnels[kept]) != 0)
+        for (size_t i = 0; i < n_old; i++)
+                if (listed(new, n_new, old[i])) {
+                        if (strcmp(old[i], new[kept]) != 0)
                                 in_order = false;
                         kept++;
                 }
-        for (size_t i = 0; i < old->n_tunnels; i++)
-                if (!in_order || !settings_has_tunnel(new, old->tunnels[i]))
-                        fprintf(f, "-Tunnel=%s\n", old->tunnels[i]);
-        for (size_t i = in_order ? kept : 0; i < new->n_tunnels; i++)
-                fprintf(f, "+Tunnel=%s\n", new->tunnels[i]);
+        for (size_t i = 0; i < n_old; i++)
+                if (!in_order || !listed(new, n_new, old[i]))
+                        fprintf(f, "-%s=%s\n", key, old[i]);
+        for (size_t i = in_order ? kept : 0; i < n_new; i++)
+                fprintf(f, "+%s=%s\n", key, new[i]);
 }
 
 int settings_changes_to_text(const Settings *old, const Settings *new, size_t max, FILE *f) {
@@ -82,7 +99,14 @@ int settings_changes_to_text(const Settings *old, const Settings *new, size_t ma
 #undef CHANGED_BOOL
         if (old->endpoint_mark != new->endpoint_mark)
                 fprintf(f, "EndpointMark=%" PRIu32 "\n", new->endpoint_mark);
-        tunnel_changes_to_text(old, new, f);
+        if (old->scoped != new->scoped)
+                fprintf(f, "Scope=%s\n", scope_to_string(new->scoped));
+        list_changes_to_text("Tunnel", old->tunnels, old->n_tunnels, new->tunnels, new->n_tunnels,
+                             f);
+        list_changes_to_text("ExemptCgroup", old->exempt_cgroups.paths, old->exempt_cgroups.n,
+                             new->exempt_cgroups.paths, new->exempt_cgroups.n, f);
+        list_changes_to_text("ScopedCgroup", old->scoped_cgroups.paths, old->scoped_cgroups.n,
+                             new->scoped_cgroups.paths, new->scoped_cgroups.n, f);
 
         /* The same endpoints (Apply of other settings, a tunnel added): no need to walk them. */
         if (settings_endpoints_equal(old, new))
@@ -158,8 +182,9 @@ static int endpoint_from_text(const char *v, Endpoint *ret, Error *error) {
 static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *seen, Error *error) {
         int k = setting_key_from_name(key);
 
-        /* The lists have lines of their own, one an entry ("Tunnel=", "Endpoint="). */
-        if (k < 0 || k == SETTING_TUNNELS || k == SETTING_ENDPOINTS)
+        /* The lists have lines of their own, one an entry ("Tunnel=", "Endpoint=", ...). */
+        if (k < 0 || k == SETTING_TUNNELS || k == SETTING_ENDPOINTS ||
+            k == SETTING_EXEMPT_CGROUPS || k == SETTING_SCOPED_CGROUPS)
                 return error_set(error, ERROR_INVALID, -EINVAL, "unknown key \"%.32s\"", key);
         if (seen && (*seen & (1u << k)))
                 return error_set(error, ERROR_INVALID, -EINVAL, "%s: given twice", key);
@@ -171,6 +196,7 @@ static int parse_scalar(Settings *s, const char *key, const char *v, unsigned *s
         case SETTING_ALLOW_LAN: return parse_bool(key, v, &s->allow_lan, error);
         case SETTING_ALLOW_DHCP: return parse_bool(key, v, &s->allow_dhcp, error);
         case SETTING_ENDPOINT_MARK: return parse_u32(key, v, &s->endpoint_mark, error);
+        case SETTING_SCOPE: return scope_from_string(key, v, &s->scoped, error);
         default: return parse_bool(key, v, &s->endpoint_any_user, error);
         }
 }
@@ -199,6 +225,10 @@ static int parse_line(Settings *s, char *line, unsigned *seen, Error *error) {
 
         if (strcmp(line, "Tunnel") == 0)
                 return settings_add_tunnel(s, v, error);
+        if (strcmp(line, "ExemptCgroup") == 0)
+                return cgroup_list_add(&s->exempt_cgroups, line, v, error);
+        if (strcmp(line, "ScopedCgroup") == 0)
+                return cgroup_list_add(&s->scoped_cgroups, line, v, error);
         if (strcmp(line, "Endpoint") == 0) {
                 r = endpoint_from_text(v, &e, error);
                 if (r < 0)
@@ -308,6 +338,22 @@ static int changes_push(SettingsChanges *c, const Endpoint *e, bool add, unsigne
         return 0;
 }
 
+/* "+ExemptCgroup=", "-ScopedCgroup=" and the like: as "+Tunnel=" and "-Tunnel=". */
+static int cgroup_change_from_line(Settings *s, const char *key, const char *v, Error *error) {
+        CgroupList *l = key[1] == 'E' ? &s->exempt_cgroups : &s->scoped_cgroups;
+
+        if (key[0] == '-') {
+                if (cgroup_list_remove(l, v) < 0)
+                        return error_set(error, ERROR_INVALID, -EINVAL,
+                                         "%s: \"%.64s\" is not in the list", key, v);
+                return 0;
+        }
+        if (listed(l->paths, l->n, v))
+                return error_set(error, ERROR_INVALID, -EINVAL,
+                                 "%s: \"%.64s\" is already in the list", key, v);
+        return cgroup_list_add(l, key + 1, v, error);
+}
+
 /* As parse_line() reads a snapshot's line, with a change's keys instead: "+Tunnel=", "-Tunnel=",
  * "+Endpoint=", "-Endpoint=", and scalars given again. */
 int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsigned lineno,
@@ -332,6 +378,9 @@ int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsig
                                          "-Tunnel: \"%.32s\" is not in the list", v);
                 return 0;
         }
+        if ((line[0] == '+' || line[0] == '-') &&
+            (strcmp(line + 1, "ExemptCgroup") == 0 || strcmp(line + 1, "ScopedCgroup") == 0))
+                return cgroup_change_from_line(s, line, v, error);
         if (strcmp(line, "+Endpoint") == 0 || strcmp(line, "-Endpoint") == 0) {
                 r = endpoint_from_text(v, &e, error);
                 if (r < 0)

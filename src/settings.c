@@ -20,11 +20,91 @@ void settings_clear_tunnels(Settings *s) {
         s->n_tunnels = 0;
 }
 
+void cgroup_list_clear(CgroupList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->paths[i]);
+        free(l->paths);
+        *l = (CgroupList){};
+}
+
+/* As settings_add_tunnel(), for paths: their own validator, limit and message. */
+int cgroup_list_add(CgroupList *l, const char *field, const char *path, Error *error) {
+        _cleanup_(freep) char *copy = NULL;
+        char **v;
+        int r;
+
+        r = cgroup_path_validate(field, path, error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->paths[i], path) == 0)
+                        return 0;
+        if (l->n >= CGROUPS_MAX)
+                return error_set(error, ERROR_LIMIT, -E2BIG, "%s: more than %d entries", field,
+                                 CGROUPS_MAX);
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        v = reallocarray(l->paths, l->n + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        v[l->n++] = TAKE_PTR(copy);
+        l->paths = v;
+        return 0;
+}
+
+int cgroup_list_remove(CgroupList *l, const char *path) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->paths[i], path) == 0) {
+                        free(l->paths[i]);
+                        memmove(l->paths + i, l->paths + i + 1, (l->n - i - 1) * sizeof(char *));
+                        l->n--;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+bool cgroup_list_equal(const CgroupList *a, const CgroupList *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (strcmp(a->paths[i], b->paths[i]) != 0)
+                        return false;
+        return true;
+}
+
+/* Valid paths already: only memory can fail. */
+static int cgroup_list_copy(const CgroupList *l, CgroupList *ret) {
+        *ret = (CgroupList){};
+        for (size_t i = 0; i < l->n; i++) {
+                int r = cgroup_list_add(ret, "", l->paths[i], NULL);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const char *scope_to_string(bool scoped) {
+        return scoped ? "cgroups" : "system";
+}
+
+int scope_from_string(const char *field, const char *value, bool *ret, Error *error) {
+        if (strcmp(value, "system") == 0 || strcmp(value, "cgroups") == 0) {
+                *ret = value[0] == 'c';
+                return 0;
+        }
+        return error_set(error, ERROR_INVALID, -EINVAL,
+                         "%s: \"%.32s\" is neither \"system\" nor \"cgroups\"", field, value);
+}
+
 void settings_done(Settings *s) {
         if (!s)
                 return;
         settings_clear_tunnels(s);
         free(s->endpoints);
+        cgroup_list_clear(&s->exempt_cgroups);
+        cgroup_list_clear(&s->scoped_cgroups);
         settings_init(s);
 }
 
@@ -34,6 +114,13 @@ int settings_copy(const Settings *s, Settings *ret) {
         c.tunnels = NULL;
         c.endpoints = NULL;
         c.n_tunnels = c.n_endpoints = c.n_endpoints_allocated = 0;
+        c.exempt_cgroups = c.scoped_cgroups = (CgroupList){};
+
+        if (cgroup_list_copy(&s->exempt_cgroups, &c.exempt_cgroups) < 0 ||
+            cgroup_list_copy(&s->scoped_cgroups, &c.scoped_cgroups) < 0) {
+                settings_done(&c);
+                return -ENOMEM;
+        }
 
         if (s->n_tunnels > 0) {
                 c.tunnels = calloc(s->n_tunnels, sizeof(char *));
@@ -83,7 +170,9 @@ bool settings_equal(const Settings *a, const Settings *b) {
                a->allow_lan == b->allow_lan && a->allow_dhcp == b->allow_dhcp &&
                a->endpoint_mark == b->endpoint_mark &&
                a->endpoint_any_user == b->endpoint_any_user && settings_tunnels_equal(a, b) &&
-               settings_endpoints_equal(a, b);
+               settings_endpoints_equal(a, b) && a->scoped == b->scoped &&
+               cgroup_list_equal(&a->exempt_cgroups, &b->exempt_cgroups) &&
+               cgroup_list_equal(&a->scoped_cgroups, &b->scoped_cgroups);
 }
 
 bool settings_has_tunnel(const Settings *s, const char *name) {

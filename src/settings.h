@@ -5,11 +5,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contract/cgroup-path.h"
 #include "contract/endpoint.h"
 #include "contract/settings-keys.h"
 #include "contract/tunnel-name.h"
 #include "error.h"
 #include "macro.h"
+
+/* ExemptCgroups or ScopedCgroups: cgroup v2 paths (contract/cgroup-path.h), unique, in the
+ * order given, at most CGROUPS_MAX. */
+typedef struct CgroupList {
+        char **paths;
+        size_t n;
+} CgroupList;
+
+/* 'field' names the setting in the message. */
+int cgroup_list_add(CgroupList *l, const char *field, const char *path, Error *error);
+int cgroup_list_remove(CgroupList *l, const char *path);
+void cgroup_list_clear(CgroupList *l);
+bool cgroup_list_equal(const CgroupList *a, const CgroupList *b);
 
 /* The daemon's whole configuration: one value, replaced as a whole. */
 typedef struct Settings {
@@ -24,6 +38,9 @@ typedef struct Settings {
         Endpoint *endpoints; /* sorted by endpoint_compare(), unique */
         size_t n_endpoints;
         size_t n_endpoints_allocated;
+        CgroupList exempt_cgroups; /* their sockets may leave outside the tunnels */
+        bool scoped;               /* Scope "cgroups": only scoped_cgroups' sockets are held */
+        CgroupList scoped_cgroups;
 } Settings;
 
 void settings_init(Settings *s);
@@ -32,6 +49,10 @@ int settings_copy(const Settings *s, Settings *ret);
 bool settings_equal(const Settings *a, const Settings *b);
 bool settings_tunnels_equal(const Settings *a, const Settings *b);
 bool settings_endpoints_equal(const Settings *a, const Settings *b);
+
+/* Scope: "system" (false) or "cgroups" (true). */
+const char *scope_to_string(bool scoped);
+int scope_from_string(const char *field, const char *value, bool *ret, Error *error);
 
 /* The fail-closed fallback: enabled, nothing but loopback allowed. */
 void settings_init_block_all(Settings *s);

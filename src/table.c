@@ -62,7 +62,9 @@ static int table_probe(Nft *nft, uint16_t family, bool unowned, bool *ret_replac
 
 int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
                   Protection *ret_protection, bool *ret_frames, Error *error) {
-        RulesetParams p = {.table_flags = unowned ? 0 : TABLE_FLAGS_OWNED, .frames = true};
+        /* Scope "cgroups" touches nothing but what the scoped cgroups send; a raw frame has no
+         * socket to tell whose it is. */
+        RulesetParams p = {.table_flags = unowned ? 0 : TABLE_FLAGS_OWNED, .frames = !s->scoped};
         int r;
 
         r = table_probe(nft, NFPROTO_INET, unowned, &p.replace, &p.adopt, &p.blocked_packets,
@@ -127,6 +129,13 @@ int table_update_tunnels(Nft *nft, const Settings *s, Error *error) {
         return commit(nft, &b, ruleset_build_tunnels_update(&b, s), error);
 }
 
+int table_update_cgroups(Nft *nft, const NetView *v, Error *error) {
+        _cleanup_(batch_done) Batch b = {};
+
+        batch_init(&b, nft_next_seq(nft));
+        return commit(nft, &b, ruleset_build_cgroups_update(&b, v), error);
+}
+
 int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
                          bool frames, Error *error) {
         _cleanup_(batch_done) Batch b = {};
@@ -154,8 +163,9 @@ static int collect(const struct nlmsghdr *nlh, void *userdata) {
 static int read_family(Nft *nft, uint16_t family, Lines *ret) {
         static const uint16_t dumps[] = {NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE,
                                          NFT_MSG_GETSET, NFT_MSG_GETOBJ};
-        static const char *const sets[] = {"tunnels", "endpoints4", "endpoints6", "lan4",
-                                           "lan6",    "onlink4",    "onlink6"};
+        static const char *const sets[] = {"tunnels", "endpoints4",     "endpoints6",
+                                           "lan4",    "lan6",           "onlink4",
+                                           "onlink6", "exempt_cgroups", "scoped_cgroups"};
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(dumps); i++) {
@@ -165,7 +175,7 @@ static int read_family(Nft *nft, uint16_t family, Lines *ret) {
         }
         for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
                 /* The frames table has only the network's sets. */
-                if (family == NFPROTO_NETDEV && i < 3)
+                if (family == NFPROTO_NETDEV && (i < 3 || i > 6))
                         continue;
                 r = nft_dump(nft, family, NFT_MSG_GETSETELEM, sets[i], collect, ret);
                 if (r < 0)

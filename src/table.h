@@ -26,6 +26,9 @@ int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, Error *error);
 /* Refills the tunnels set of the table in force from the settings. */
 int table_update_tunnels(Nft *nft, const Settings *s, Error *error);
 
+/* Refills the exempt and scoped cgroups' sets of the table in force. */
+int table_update_cgroups(Nft *nft, const NetView *v, Error *error);
+
 /* Brings the network's part of the tables in force from 'old' to 'now'. */
 int table_update_network(Nft *nft, const Settings *s, const NetView *old, const NetView *now,
                          bool frames, Error *error);

@@ -105,18 +105,20 @@ static int check_table(Manager *m, Report *rep, const Lines *have) {
                           a, b);
 }
 
-static int check_policies(Report *rep, const Lines *have) {
+static int check_policies(Manager *m, Report *rep, const Lines *have) {
         static const struct {
                 const char *chain;
                 unsigned hook;
         } hooks[] = {
-                {"input", NF_INET_LOCAL_IN},
                 {"output", NF_INET_LOCAL_OUT},
-                {"forward", NF_INET_FORWARD},
                 {"postrouting", NF_INET_POST_ROUTING},
+                {"input", NF_INET_LOCAL_IN},
+                {"forward", NF_INET_FORWARD},
         };
+        /* Scope "cgroups" has only the output hooks. */
+        size_t n = m->settings.scoped ? 2 : ELEMENTSOF(hooks);
 
-        for (size_t i = 0; i < ELEMENTSOF(hooks); i++) {
+        for (size_t i = 0; i < n; i++) {
                 char prefix[64];
                 bool ok = false;
 
@@ -130,8 +132,31 @@ static int check_policies(Report *rep, const Lines *have) {
                                           "chain %s is missing or its policy is not drop",
                                           hooks[i].chain);
         }
-        return report_add(rep, "policies", true,
-                          "input, output, forward and postrouting drop by default");
+        return report_add(rep, "policies", true, "%s drop by default",
+                          m->settings.scoped ? "output and postrouting"
+                                             : "input, output, forward and postrouting");
+}
+
+/* The listed cgroups: which exist (their ids are in the table: the "table" check compares
+ * them). With Scope "cgroups", this process is in none of them, so its probes would prove
+ * nothing about the scoped ones: say so rather than count them as leaks. */
+static int check_cgroups(Manager *m, Report *rep) {
+        const Settings *s = &m->settings;
+        int r;
+
+        if (s->exempt_cgroups.n == 0 && !s->scoped)
+                return 0;
+        r = report_add(rep, "cgroups", true,
+                       "Scope %s; %zu of %zu exempt cgroup(s) and %zu of %zu scoped cgroup(s) "
+                       "exist and are in the table%s",
+                       scope_to_string(s->scoped), m->cgroups.n_exempt, s->exempt_cgroups.n,
+                       m->cgroups.n_scoped, s->scoped_cgroups.n,
+                       s->scoped ? "; only the scoped cgroups' traffic is held, the rest of the "
+                                   "machine is not, and this daemon's probes are not scoped"
+                                 : "");
+        if (r >= 0 && s->scoped)
+                rep->v[rep->n - 1].warning = true;
+        return r;
 }
 
 /* ---- live probes ---- */
@@ -584,11 +609,15 @@ int verify_run(Manager *m, Report *ret) {
         if (r >= 0)
                 r = check_table(m, &rep, &have);
         if (r >= 0)
-                r = check_policies(&rep, &have);
+                r = check_policies(m, &rep, &have);
+        if (r >= 0)
+                r = check_cgroups(m, &rep);
         if (r >= 0)
                 r = netwatch_outside_links(m->netwatch, m->settings.tunnels, m->settings.n_tunnels,
                                            &links, &n_links);
-        if (r >= 0 && !probes_meaningful())
+        if (r >= 0 && m->settings.scoped)
+                ; /* the probes, prerouting and frames are the whole machine's: not held */
+        else if (r >= 0 && !probes_meaningful())
                 r = report_add(&rep, "probes", false,
                                "even loopback is refused: something other than the kill switch "
                                "blocks this process, so probes prove nothing");
@@ -601,9 +630,9 @@ int verify_run(Manager *m, Report *ret) {
         }
         if (r >= 0)
                 r = check_lan(m, &rep);
-        if (r >= 0)
+        if (r >= 0 && !m->settings.scoped)
                 r = check_unsolicited(&rep, &have);
-        if (r >= 0)
+        if (r >= 0 && !m->settings.scoped)
                 r = check_frames(m, &rep, &have, links, n_links);
         if (r >= 0)
                 r = check_boot(m, &rep);

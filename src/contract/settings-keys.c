@@ -12,8 +12,12 @@ const SettingKeyInfo setting_keys[_SETTING_KEY_MAX] = {
         [SETTING_ALLOW_DHCP] = {"AllowDhcp", "b"},
         /* Added to the contract: not only root's sockets may reach the endpoints. */
         [SETTING_ENDPOINT_ANY_USER] = {"EndpointAnyUser", "b"},
+        /* Added to the contract: per-application rules (docs/per-app.md). */
+        [SETTING_SCOPE] = {"Scope", "s"},
         [SETTING_TUNNELS] = {"Tunnels", "as"},
         [SETTING_ENDPOINTS] = {"Endpoints", "a(sqs)"},
+        [SETTING_EXEMPT_CGROUPS] = {"ExemptCgroups", "as"},
+        [SETTING_SCOPED_CGROUPS] = {"ScopedCgroups", "as"},
 };
 
 int setting_key_from_name(const char *name) {

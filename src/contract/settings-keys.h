@@ -16,8 +16,11 @@ typedef enum SettingKey {
         SETTING_ALLOW_LAN,
         SETTING_ALLOW_DHCP,
         SETTING_ENDPOINT_ANY_USER,
+        SETTING_SCOPE,
         SETTING_TUNNELS,
         SETTING_ENDPOINTS,
+        SETTING_EXEMPT_CGROUPS,
+        SETTING_SCOPED_CGROUPS,
         _SETTING_KEY_MAX,
 } SettingKey;
 

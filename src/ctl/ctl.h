@@ -6,6 +6,12 @@
 
 #include "macro.h"
 
+static inline void strv_freep(char ***l) {
+        for (char **p = *l; p && *p; p++)
+                free(*p);
+        free(*l);
+}
+
 /* Exit statuses: part of the command line interface, documented in --help and
  * docs/killswitchctl.md. Verbs return one of these rather than -errno, because
  * the status a script sees is decided by the D-Bus error name, not by an errno. */
@@ -39,6 +45,7 @@ int verb_enable(Ctl *c, int argc, char **argv);
 int verb_disable(Ctl *c, int argc, char **argv);
 int verb_endpoint(Ctl *c, int argc, char **argv);
 int verb_tunnel(Ctl *c, int argc, char **argv);
+int verb_exempt(Ctl *c, int argc, char **argv);
 int verb_switch(Ctl *c, int argc, char **argv);
 int verb_apply(Ctl *c, int argc, char **argv);
 int verb_monitor(Ctl *c, int argc, char **argv);

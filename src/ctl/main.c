@@ -68,6 +68,14 @@ static const Verb verbs[] = {
          "Removing an absent tunnel fails (6).\n\n"
          "  killswitchctl tunnel add wg0\n"
          "  killswitchctl tunnel add 'tun*'\n"},
+        {"exempt", 1, 2, 0, verb_exempt, "exempt add|remove PATH | exempt list",
+         "Let a cgroup's programs go around the kill switch, or stop",
+         "Add or remove a cgroup v2 path (relative to the cgroup2 root) whose programs may\n"
+         "send outside the tunnels, or list them (ExemptCgroups). A path that does not\n"
+         "exist yet opens nothing until it appears; its sub-cgroups are exempt too.\n"
+         "Removing an absent path fails (6). See docs/per-app.md.\n\n"
+         "  killswitchctl exempt add user.slice/user-1000.slice/app.slice/app-steam.scope\n"
+         "  killswitchctl exempt list\n"},
         {"lan", 1, 1, 0, verb_switch, "lan on|off", "Allow the local network (AllowLan)",
          "Allow or block the directly connected subnets and link-local multicast. DNS to\n"
          "them stays blocked. Sets the AllowLan property.\n"},

@@ -3,6 +3,7 @@
  * with the daemon deciding whether the value is acceptable. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,8 @@ int verb_endpoint(Ctl *c, int argc, char **argv) {
         return ctl_call(c, m, NULL);
 }
 
-int verb_tunnel(Ctl *c, int argc _unused_, char **argv) {
+/* VERB add|remove VALUE: the method 'add' or 'remove' with one string. */
+static int call_add_remove(Ctl *c, char **argv, const char *add_method, const char *remove_method) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         bool add = false;
         int r;
@@ -75,13 +77,50 @@ int verb_tunnel(Ctl *c, int argc _unused_, char **argv) {
         r = parse_add_remove(argv[0], argv[1], &add);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_method_new(c, NULL, add ? "AddTunnel" : "RemoveTunnel", &m);
+        r = ctl_method_new(c, NULL, add ? add_method : remove_method, &m);
         if (r != CTL_EXIT_OK)
                 return r;
         r = sd_bus_message_append(m, "s", argv[2]);
         if (r < 0)
                 return ctl_append_error(argv[0], r);
         return ctl_call(c, m, NULL);
+}
+
+int verb_tunnel(Ctl *c, int argc _unused_, char **argv) {
+        return call_add_remove(c, argv, "AddTunnel", "RemoveTunnel");
+}
+
+/* exempt add|remove PATH, exempt list: ExemptCgroups, a path at a time (docs/per-app.md). */
+int verb_exempt(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        if (strcmp(argv[1], "list") == 0) {
+                _cleanup_(strv_freep) char **paths = NULL;
+
+                if (argc != 2)
+                        return ctl_usage_error(argv[0], "list takes no argument");
+                r = ctl_method_new(c, "org.freedesktop.DBus.Properties", "Get", &m);
+                if (r != CTL_EXIT_OK)
+                        return r;
+                r = sd_bus_message_append(m, "ss", KS_BUS_INTERFACE, "ExemptCgroups");
+                if (r < 0)
+                        return ctl_append_error(argv[0], r);
+                r = ctl_call(c, m, &reply);
+                if (r != CTL_EXIT_OK)
+                        return r;
+                r = sd_bus_message_enter_container(reply, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_read_strv(reply, &paths);
+                if (r < 0)
+                        return ctl_reply_error("ExemptCgroups", r);
+                for (char **p = paths; p && *p; p++)
+                        puts(*p);
+                return CTL_EXIT_OK;
+        }
+        if (argc != 3)
+                return ctl_usage_error(argv[0], "%s takes one cgroup path", argv[1]);
+        return call_add_remove(c, argv, "AddExemptCgroup", "RemoveExemptCgroup");
 }
 
 static int parse_switch(const char *s) {

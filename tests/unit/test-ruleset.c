@@ -159,6 +159,7 @@ TEST(base_chains_drop) {
                 if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
                         ASSERT(strncmp(name, "allow_", 6) == 0 ||
                                strcmp(name, "endpoint_out") == 0);
+                        /* exempt_out and scoped_out only with per-application rules. */
                         regular++;
                 }
                 for (unsigned i = 0; i < ELEMENTSOF(want); i++) {
@@ -223,7 +224,9 @@ typedef struct Want {
         uint32_t reg;     /* the register loaded (meta, payload, ct, fib) or read (cmp, lookup) */
         const void *data; /* cmp data, bitwise mask */
         uint32_t data_len;
-        const char *str; /* lookup set, jump or goto target, objref name */
+        const void * xor ; /* bitwise; NULL: zeroes */
+        bool sreg;         /* ct: sets the key from 'reg' rather than loading it */
+        const char *str;   /* lookup set, jump or goto target, objref name */
 } Want;
 
 #define R1 NFT_REG_1
@@ -251,6 +254,21 @@ typedef struct Want {
 #define CT_STATE(states)                                                                           \
         {.name = "ct", .key = NFT_CT_STATE, .reg = R1}, BITWISE_AND_U32(states),                   \
                 CMP_U32(NFT_CMP_NEQ, 0)
+#define CT_MARK_HAS(bits)                                                                          \
+        {.name = "ct", .key = NFT_CT_MARK, .reg = R1}, BITWISE_AND_U32(bits),                      \
+                CMP_U32(NFT_CMP_NEQ, 0)
+#define CT_MARK_ADD(bits)                                                                          \
+        {.name = "ct", .key = NFT_CT_MARK, .reg = R1},                                             \
+                {.name = "bitwise",                                                                \
+                 .reg = R1,                                                                        \
+                 .data = (const uint32_t[]){~(uint32_t)(bits)},                                    \
+                 .xor = (const uint32_t[]){(bits)},                                                \
+                 .data_len = 4},                                                                   \
+        {                                                                                          \
+                .name = "ct", .key = NFT_CT_MARK, .reg = R1, .sreg = true                          \
+        }
+#define SOCKET_CGROUP(level)                                                                       \
+        { .name = "socket", .key = NFT_SOCKET_CGROUPV2, .offset = (level), .reg = R1 }
 #define FIB_DADDR_TYPE(flags)                                                                      \
         { .name = "fib", .key = NFTA_FIB_F_DADDR | (flags), .reg = R1 }
 #define VERDICT(v, chain)                                                                          \
@@ -353,14 +371,20 @@ static void check_expr(const Place *p, const struct nftnl_expr *e, const Want *w
                 check_u32(p, e, NFTNL_EXPR_BITWISE_DREG, "dreg", w->reg);
                 check_u32(p, e, NFTNL_EXPR_BITWISE_LEN, "len", w->data_len);
                 check_data(p, e, NFTNL_EXPR_BITWISE_MASK, "mask", w->data, w->data_len);
-                check_data(p, e, NFTNL_EXPR_BITWISE_XOR, "xor", zero, w->data_len);
+                check_data(p, e, NFTNL_EXPR_BITWISE_XOR, "xor", w->xor ? w->xor : zero,
+                           w->data_len);
         } else if (strcmp(name, "lookup") == 0) {
                 check_u32(p, e, NFTNL_EXPR_LOOKUP_SREG, "sreg", w->reg);
                 check_str(p, e, NFTNL_EXPR_LOOKUP_SET, "set", w->str);
                 check_u32(p, e, NFTNL_EXPR_LOOKUP_FLAGS, "flags", 0);
         } else if (strcmp(name, "ct") == 0) {
                 check_u32(p, e, NFTNL_EXPR_CT_KEY, "key", w->key);
-                check_u32(p, e, NFTNL_EXPR_CT_DREG, "dreg", w->reg);
+                check_u32(p, e, w->sreg ? NFTNL_EXPR_CT_SREG : NFTNL_EXPR_CT_DREG,
+                          w->sreg ? "sreg" : "dreg", w->reg);
+        } else if (strcmp(name, "socket") == 0) {
+                check_u32(p, e, NFTNL_EXPR_SOCKET_KEY, "key", w->key);
+                check_u32(p, e, NFTNL_EXPR_SOCKET_LEVEL, "level", w->offset);
+                check_u32(p, e, NFTNL_EXPR_SOCKET_DREG, "dreg", w->reg);
         } else if (strcmp(name, "fib") == 0) {
                 check_u32(p, e, NFTNL_EXPR_FIB_FLAGS, "flags", w->key);
                 check_u32(p, e, NFTNL_EXPR_FIB_RESULT, "result", NFT_FIB_RESULT_ADDRTYPE);
@@ -864,6 +888,113 @@ TEST(tunnels_update) {
         ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 7);
 }
 
+static void add_cgroups(CgroupList *l, const char *const *paths, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                ASSERT_EQ(cgroup_list_add(l, "ExemptCgroups", paths[i], NULL), 0);
+}
+
+/* ExemptCgroups: a rule per level in use at the output hook, before the allow list; their
+ * connections marked, and marked connections let through postrouting and their replies in. Their
+ * ids are elements of one set, whatever the level. */
+TEST(exempt_rules) {
+        static const char *const paths[] = {"a.slice/b.scope", "c.slice/d.slice/e.scope",
+                                            "f.slice/g.scope"};
+        static const uint64_t ids[] = {7, 11};
+        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(batch_done) Batch b = {};
+        NetView v = {.exempt_ids = ids, .n_exempt_ids = ELEMENTSOF(ids)};
+
+        add_cgroups(&s.exempt_cgroups, paths, ELEMENTSOF(paths));
+        batch_init(&b, 1);
+        ASSERT_EQ(ruleset_build(&b, &s, &v, &(RulesetParams){}), 0);
+        _cleanup_(rules_done) Rules output = chain_rules(&b, "output");
+        EXPECT_COUNT(&output, 5);
+        EXPECT_RULE(&output, 1, SOCKET_CGROUP(2), LOOKUP("exempt_cgroups"), GOTO("exempt_out"));
+        EXPECT_RULE(&output, 2, SOCKET_CGROUP(3), LOOKUP("exempt_cgroups"), GOTO("exempt_out"));
+        EXPECT_RULE(&output, 3, JUMP("allow_egress"));
+        /* The kernel has no socket match at postrouting: the connection's mark says it. */
+        _cleanup_(rules_done) Rules post = chain_rules(&b, "postrouting");
+        EXPECT_COUNT(&post, 5);
+        EXPECT_RULE(&post, 2, CT_MARK_HAS(EXEMPT_CT_MARK), ACCEPT);
+        EXPECT_RULE(&post, 3, JUMP("allow_egress"));
+        _cleanup_(rules_done) Rules out = chain_rules(&b, "exempt_out");
+        EXPECT_COUNT(&out, 1);
+        EXPECT_RULE(&out, 0, CT_MARK_ADD(EXEMPT_CT_MARK), ACCEPT);
+        _cleanup_(rules_done) Rules in = chain_rules(&b, "input");
+        EXPECT_COUNT(&in, 4);
+        EXPECT_RULE(&in, 1, CT_MARK_HAS(EXEMPT_CT_MARK), ACCEPT);
+        /* Forwarded packets have no socket: forward has no such rule. */
+        _cleanup_(rules_done) Rules fwd = chain_rules(&b, "forward");
+        EXPECT_COUNT(&fwd, 4);
+
+        Elem e[4];
+        size_t msgs;
+
+        ASSERT_EQ(set_elems(&b, "exempt_cgroups", e, 4, &msgs), 2);
+        assert_elem(&e[0], &ids[0], sizeof(uint64_t), 0);
+        assert_elem(&e[1], &ids[1], sizeof(uint64_t), 0);
+        ASSERT_EQ(set_elems(&b, "scoped_cgroups", e, 4, &msgs), 0);
+
+        /* A cgroup that comes or goes: both sets emptied and refilled, nothing else. */
+        _cleanup_(batch_done) Batch u = {};
+        size_t n = 0;
+
+        batch_init(&u, 1);
+        ASSERT_EQ(
+                ruleset_build_cgroups_update(&u, &(NetView){.scoped_ids = ids, .n_scoped_ids = 1}),
+                0);
+        for_each_msg(nlh, &u) n += is_nft(nlh);
+        ASSERT_EQ(n, 3); /* two flushes, one message of elements */
+        ASSERT_EQ(set_elems(&u, "scoped_cgroups", e, 4, &msgs), 1);
+        assert_elem(&e[0], &ids[0], sizeof(uint64_t), 0);
+}
+
+/* Scope "cgroups": only the output hooks, holding the scoped cgroups' sockets and accepting the
+ * rest; nothing at prerouting, input or forward, and no frames table. */
+TEST(scoped_rules) {
+        static const char *const paths[] = {"torrent.slice"};
+        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(batch_done) Batch b = {};
+        unsigned chains = 0;
+
+        s.scoped = true;
+        add_cgroups(&s.scoped_cgroups, paths, 1);
+        batch_init(&b, 1);
+        ASSERT_EQ(ruleset_build(&b, &s, &(NetView){}, &(RulesetParams){.frames = false}), 0);
+        for_each_msg(nlh, &b) {
+                struct nftnl_chain *c;
+
+                if (!is_nft(nlh) || msg_type(nlh) != NFT_MSG_NEWCHAIN)
+                        continue;
+                c = nftnl_chain_alloc();
+                ASSERT_EQ(nftnl_chain_nlmsg_parse(nlh, c), 0);
+                if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
+                        uint32_t hook = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+
+                        ASSERT(hook == NF_INET_LOCAL_OUT || hook == NF_INET_POST_ROUTING);
+                        /* Cut short, the chain holds rather than opens. */
+                        ASSERT_EQ(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY), NF_DROP);
+                        chains++;
+                }
+                nftnl_chain_free(c);
+        }
+        ASSERT_EQ(chains, 2);
+        _cleanup_(rules_done) Rules out = chain_rules(&b, "output");
+        EXPECT_COUNT(&out, 3);
+        EXPECT_RULE(&out, 0, TUNNELS(NFT_META_OIFNAME), ACCEPT);
+        EXPECT_RULE(&out, 1, SOCKET_CGROUP(1), LOOKUP("scoped_cgroups"), GOTO("scoped_out"));
+        EXPECT_RULE(&out, 2, ACCEPT);
+        _cleanup_(rules_done) Rules post = chain_rules(&b, "postrouting");
+        EXPECT_COUNT(&post, 4);
+        EXPECT_RULE(&post, 2, CT_MARK_HAS(SCOPED_CT_MARK), GOTO("scoped_out"));
+        EXPECT_RULE(&post, 3, ACCEPT);
+        _cleanup_(rules_done) Rules held = chain_rules(&b, "scoped_out");
+        EXPECT_COUNT(&held, 3);
+        EXPECT_RULE(&held, 0, CT_MARK_ADD(SCOPED_CT_MARK));
+        EXPECT_RULE(&held, 1, JUMP("allow_egress"));
+        EXPECT_RULE(&held, 2, COUNTED_DROP);
+}
+
 int main(void) {
         RUN(framing);
         RUN(table_messages);
@@ -879,5 +1010,7 @@ int main(void) {
         RUN(block_all);
         RUN(delete);
         RUN(tunnels_update);
+        RUN(exempt_rules);
+        RUN(scoped_rules);
         return 0;
 }

@@ -217,6 +217,58 @@ TEST(text_round_trip) {
         ASSERT(strstr(text, "Endpoint=2001:db8::1 443 tcp\n"));
 }
 
+/* Per-application rules: lists of paths kept in order and unique, Scope; in the text form only
+ * when used, so that a file without them is as it always was. */
+TEST(cgroup_lists) {
+        _cleanup_(settings_done) Settings s, t, copy;
+        _cleanup_(freep) char *text = NULL, *plain = NULL;
+
+        settings_init(&s);
+        ASSERT_EQ(settings_to_text(&s, &plain), 0);
+        ASSERT(!strstr(plain, "Scope") && !strstr(plain, "Cgroup"));
+
+        ASSERT_EQ(cgroup_list_add(&s.exempt_cgroups, "ExemptCgroups", "b.slice/x.scope", &error),
+                  0);
+        ASSERT_EQ(cgroup_list_add(&s.exempt_cgroups, "ExemptCgroups", "a.slice", &error), 0);
+        ASSERT_EQ(cgroup_list_add(&s.exempt_cgroups, "ExemptCgroups", "a.slice", &error), 0);
+        ASSERT_EQ(s.exempt_cgroups.n, 2);
+        ASSERT_STREQ(s.exempt_cgroups.paths[0], "b.slice/x.scope");
+        error = (Error){};
+        ASSERT_EQ(cgroup_list_add(&s.scoped_cgroups, "ScopedCgroups", "/a", &error), -EINVAL);
+        ASSERT(strncmp(error.message, "ScopedCgroups: ", 15) == 0);
+        ASSERT_EQ(cgroup_list_add(&s.scoped_cgroups, "ScopedCgroups", "torrent.slice", &error), 0);
+        s.scoped = true;
+        ASSERT_EQ(cgroup_list_remove(&s.exempt_cgroups, "c.slice"), -ENOENT);
+
+        ASSERT_EQ(settings_copy(&s, &copy), 0);
+        ASSERT(settings_equal(&s, &copy));
+        ASSERT_EQ(settings_to_text(&s, &text), 0);
+        ASSERT(strstr(text, "Scope=cgroups\n"));
+        ASSERT(strstr(text, "ExemptCgroup=b.slice/x.scope\nExemptCgroup=a.slice\n"));
+        ASSERT(strstr(text, "ScopedCgroup=torrent.slice\n"));
+        ASSERT_EQ(settings_from_text(text, strlen(text), &t, NULL, &error), 2);
+        ASSERT(settings_equal(&s, &t));
+
+        ASSERT_EQ(cgroup_list_remove(&copy.exempt_cgroups, "b.slice/x.scope"), 0);
+        ASSERT(!settings_equal(&s, &copy));
+        copy.scoped = false;
+        ASSERT_EQ(scope_from_string("Scope", "cgroups", &copy.scoped, &error), 0);
+        ASSERT(copy.scoped);
+        ASSERT_EQ(scope_from_string("Scope", "System", &copy.scoped, &error), -EINVAL);
+        ASSERT(strstr(error.message, "\"System\""));
+
+        cgroup_list_clear(&t.scoped_cgroups);
+        for (int i = 0; i < CGROUPS_MAX; i++) {
+                char path[32];
+
+                snprintf(path, sizeof(path), "c%d.slice", i);
+                ASSERT_EQ(cgroup_list_add(&t.scoped_cgroups, "ScopedCgroups", path, &error), 0);
+        }
+        ASSERT_EQ(cgroup_list_add(&t.scoped_cgroups, "ScopedCgroups", "one-more.slice", &error),
+                  -E2BIG);
+        ASSERT_EQ(error.kind, ERROR_LIMIT);
+}
+
 TEST(text_defaults_and_comments) {
         _cleanup_(settings_done) Settings s;
         static const char text[] = "# comment\n\nversion=1\nEnabled=true\nend"; /* no final \n */
@@ -268,6 +320,7 @@ int main(void) {
         RUN(endpoint_limit);
         RUN(endpoint_copy_then_add);
         RUN(text_round_trip);
+        RUN(cgroup_lists);
         RUN(text_defaults_and_comments);
         RUN(text_corrupt);
         return 0;

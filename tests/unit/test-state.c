@@ -356,10 +356,33 @@ TEST(changes) {
         load_equals(&s);
         settings_done(&prev);
 
+        /* Per-application rules: Scope, and paths appended, reordered and removed. */
+        static const char *const cgroup_lists[][3] = {
+                {"a.slice", "b.slice/c.scope", NULL},
+                {"b.slice/c.scope", "a.slice", NULL},
+                {NULL},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cgroup_lists); i++) {
+                ASSERT_EQ(settings_copy(&s, &prev), 0);
+                cgroup_list_clear(&s.exempt_cgroups);
+                for (size_t j = 0; cgroup_lists[i][j]; j++)
+                        ASSERT_EQ(cgroup_list_add(&s.exempt_cgroups, "ExemptCgroups",
+                                                  cgroup_lists[i][j], &error),
+                                  0);
+                s.scoped = i == 0;
+                ASSERT_EQ(cgroup_list_add(&s.scoped_cgroups, "ScopedCgroups", "torrent.slice",
+                                          &error),
+                          0);
+                save_change(&f, &prev, &s);
+                load_equals(&s);
+                settings_done(&prev);
+        }
+
         /* And back again. */
         ASSERT_EQ(settings_copy(&s, &prev), 0);
         s.enabled = false;
         s.allow_lan = false;
+        cgroup_list_clear(&s.scoped_cgroups);
         save_change(&f, &prev, &s);
         load_equals(&s);
         layout_matches(&f);
