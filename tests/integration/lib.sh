@@ -47,6 +47,7 @@ KS_FAILURES=0
 KS_PIDS=()
 declare -A KS_PID_START=()
 KS_NETNS=()
+KS_CLEANUP=()   # commands run at exit, last first (lib-cgroup.sh)
 KS_WG_NAMES=()
 KS_SEQ=0
 KS_TMP=
@@ -198,6 +199,9 @@ ks_cleanup() {
     for ((i = ${#KS_PIDS[@]} - 1; i >= 0; i--)); do
         ks_stop_pid "${KS_PIDS[i]}" TERM 2>/dev/null
     done
+    for ((i = ${#KS_CLEANUP[@]} - 1; i >= 0; i--)); do
+        ${KS_CLEANUP[i]} 2>/dev/null
+    done
     for name in "${KS_NETNS[@]}"; do
         ip netns del "$name" 2>/dev/null
     done
@@ -235,7 +239,15 @@ netns_add() {
 }
 
 # in_ns NS CMD...
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+# in_ns NS CMD...: with KS_IN_CGROUP set (lib-cgroup.sh), CMD also runs in that cgroup.
+in_ns() {
+    local ns=$1; shift
+    if [[ -n ${KS_IN_CGROUP:-} ]]; then
+        in_cgroup "$KS_IN_CGROUP" ip netns exec "$ns" "$@"
+    else
+        ip netns exec "$ns" "$@"
+    fi
+}
 
 # --------------------------------------------------------------------------
 # Topology
@@ -587,7 +599,10 @@ def main(path):
         print("none")
         return 0
     scal = dict(zip(SCALARS, ["false", "false", "false", "true", "0", "false"]))
-    tunnels, eps, version, pos = [], set(), None, 0
+    scope = "system"
+    lists = {"Tunnel": [], "ExemptCgroup": [], "ScopedCgroup": []}
+    tunnels = lists["Tunnel"]
+    eps, version, pos = set(), None, 0
     while True:   # the snapshot
         nl = data.find(b"\n", pos)
         line, pos = (data[pos:], len(data)) if nl < 0 else (data[pos:nl], nl + 1)
@@ -602,8 +617,10 @@ def main(path):
             break
         else:
             k, _, v = s.partition("=")
-            if k == "Tunnel":
-                tunnels += [] if v in tunnels else [v]
+            if k in lists:
+                lists[k] += [] if v in lists[k] else [v]
+            elif k == "Scope":
+                scope = v
             elif k == "Endpoint":
                 eps.add(canon(v))
             elif k in scal:
@@ -627,10 +644,12 @@ def main(path):
             sys.exit("corrupt: change %d does not check out" % (n + 1))
         for s in data[start:nl - len(line) - 1].decode().splitlines():
             k, _, v = s.partition("=")
-            if k == "+Tunnel" and v not in tunnels:
-                tunnels.append(v)
-            elif k == "-Tunnel" and v in tunnels:
-                tunnels.remove(v)
+            if k[:1] == "+" and k[1:] in lists and v not in lists[k[1:]]:
+                lists[k[1:]].append(v)
+            elif k[:1] == "-" and k[1:] in lists and v in lists[k[1:]]:
+                lists[k[1:]].remove(v)
+            elif k == "Scope":
+                scope = v
             elif k == "+Endpoint" and canon(v) not in eps:
                 eps.add(canon(v))
             elif k == "-Endpoint" and canon(v) in eps:
@@ -642,8 +661,13 @@ def main(path):
         n, start = n + 1, pos
     for k in SCALARS:
         print("%s=%s" % (k, scal[k]))
+    if scope != "system":   # per-application rules: only when used, as the daemon writes them
+        print("Scope=" + scope)
     for t in tunnels:
         print("Tunnel=" + t)
+    for k in ("ExemptCgroup", "ScopedCgroup"):
+        for p in lists[k]:
+            print(k + "=" + p)
     for e in sorted(eps):
         print("Endpoint=" + e)
     return 0

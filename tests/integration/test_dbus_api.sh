@@ -47,6 +47,8 @@ method AddEndpoint in=s:address,q:port,s:protocol out=
 method RemoveEndpoint in=s:address,q:port,s:protocol out=
 method AddTunnel in=s:name out=
 method RemoveTunnel in=s:name out=
+method AddExemptCgroup in=s:path out=
+method RemoveExemptCgroup in=s:path out=
 property Enabled b read emits=true
 property Persistent b readwrite emits=true
 property Tunnels as read emits=true
@@ -55,6 +57,9 @@ property EndpointMark u read emits=true
 property AllowLan b readwrite emits=true
 property AllowDhcp b readwrite emits=true
 property EndpointAnyUser b readwrite emits=true
+property Scope s read emits=true
+property ExemptCgroups as read emits=true
+property ScopedCgroups as read emits=true
 property TunnelUp b read emits=true
 property ActiveTunnels as read emits=true
 property LanSubnets as read emits=true
@@ -70,8 +75,8 @@ ks_log "$(sed 's/^/   /' <<<"$BUS_OUT")"
 # --------------------------------------------------------------------------
 ks_step "defaults"
 
-expect_eq "GetSettings: the 7 keys and EndpointAnyUser with their defaults" "$(settings_json)" \
-    '{"AllowDhcp":true,"AllowLan":false,"Enabled":false,"EndpointAnyUser":false,"EndpointMark":0,"Endpoints":[],"Persistent":false,"Tunnels":[]}'
+expect_eq "GetSettings: the 7 keys and the additions with their defaults" "$(settings_json)" \
+    '{"AllowDhcp":true,"AllowLan":false,"Enabled":false,"EndpointAnyUser":false,"EndpointMark":0,"Endpoints":[],"ExemptCgroups":[],"Persistent":false,"Scope":"system","ScopedCgroups":[],"Tunnels":[]}'
 for p in Enabled:false Persistent:false Tunnels:[] Endpoints:[] EndpointMark:0 AllowLan:false \
          AllowDhcp:true TunnelUp:false ActiveTunnels:[] LanSubnets:[] BlockedPackets:0 \
          'Protection:"none"'; do
@@ -130,7 +135,7 @@ bus_do call Apply 'a{sv}' 7 \
     AllowDhcp b false
 expect_eq "Apply (7 keys)" "$BUS_RC:$BUS_ERR_MSG" "0:"
 expect_eq "GetSettings matches Apply" "$(settings_json)" \
-    "{\"AllowDhcp\":false,\"AllowLan\":true,\"Enabled\":true,\"EndpointAnyUser\":false,\"EndpointMark\":4660,\"Endpoints\":[[\"$KS_SRV_V4\",$KS_WG_PORT,\"udp\"],[\"198.51.100.7\",443,\"tcp\"],[\"$KS_SRV_V6\",$KS_WG_PORT,\"udp\"]],\"Persistent\":true,\"Tunnels\":[\"$tun\",\"tun*\"]}"
+    "{\"AllowDhcp\":false,\"AllowLan\":true,\"Enabled\":true,\"EndpointAnyUser\":false,\"EndpointMark\":4660,\"Endpoints\":[[\"$KS_SRV_V4\",$KS_WG_PORT,\"udp\"],[\"198.51.100.7\",443,\"tcp\"],[\"$KS_SRV_V6\",$KS_WG_PORT,\"udp\"]],\"ExemptCgroups\":[],\"Persistent\":true,\"Scope\":\"system\",\"ScopedCgroups\":[],\"Tunnels\":[\"$tun\",\"tun*\"]}"
 expect_changed "Apply" Enabled=true Persistent=true "Tunnels=[\"$tun\",\"tun*\"]" -Endpoints \
     EndpointMark=4660 AllowLan=true AllowDhcp=false 'Protection="owner"' TunnelUp=true \
     "ActiveTunnels=[\"$tun\"]" LanSubnets
@@ -207,6 +212,32 @@ done
 expect_eq "endpoints changed element by element (table handle kept)" "$(table_handle "$KS_CLI")" "$handle"
 
 # --------------------------------------------------------------------------
+ks_step "per-application rules: ExemptCgroups, Scope, ScopedCgroups (docs/per-app.md)"
+mon_mark
+bus_do call AddExemptCgroup s app.slice/game.scope
+expect_eq "AddExemptCgroup" "$BUS_RC:$BUS_ERR_MSG" "0:"
+expect_changed "AddExemptCgroup" 'ExemptCgroups=["app.slice/game.scope"]' '!Tunnels' '!Scope'
+expect_state "AddExemptCgroup" ExemptCgroup=app.slice/game.scope
+expect_ok "the table: output looks up the exempt cgroups at level 2" \
+    nft_lists "$KS_CLI" "chain inet killswitchd output" "socket cgroupv2 level 2 @exempt_cgroups"
+expect_bus_ok "AddExemptCgroup again" call AddExemptCgroup s app.slice/game.scope
+expect_bus_error "RemoveExemptCgroup of an absent path" "$KS_E_NOT_FOUND" 'ExemptCgroups|other' \
+    call RemoveExemptCgroup s other.slice
+bus_do call RemoveExemptCgroup s app.slice/game.scope
+expect_eq "RemoveExemptCgroup" "$BUS_RC:$BUS_ERR_MSG" "0:"
+expect_prop ExemptCgroups "[]"
+expect_not "RemoveExemptCgroup: gone from settings.conf" state_has ExemptCgroup=app.slice/game.scope
+mon_mark
+expect_bus_ok "Apply Scope=cgroups" call Apply 'a{sv}' 2 Scope s cgroups ScopedCgroups as 1 torrent.slice
+expect_changed "Apply Scope" 'Scope="cgroups"' 'ScopedCgroups=["torrent.slice"]' '!Tunnels'
+expect_state "Apply Scope" Scope=cgroups ScopedCgroup=torrent.slice
+expect_not "Scope=cgroups: no input chain, the rest of the machine untouched" \
+    nft_lists "$KS_CLI" "table inet killswitchd" "hook input"
+expect_bus_ok "Apply Scope=system" call Apply 'a{sv}' 2 Scope s system ScopedCgroups as 0
+expect_prop Scope '"system"'
+expect_ok "Scope=system: the input chain is back" \
+    nft_lists "$KS_CLI" "table inet killswitchd" "hook input"
+
 ks_step "AddTunnel and RemoveTunnel"
 
 bus_do call AddTunnel s vpn9

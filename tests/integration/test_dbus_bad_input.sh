@@ -140,6 +140,32 @@ refused "Apply: a bad value and then a good change" "$I" 'Tunnels|"a b"' \
     call Apply 'a{sv}' 2 Tunnels as 1 'a b' Enabled b false
 
 # --------------------------------------------------------------------------
+ks_step "cgroup paths and Scope (per-application rules)"
+
+deep=$(printf 'l%d/' {1..17}); deep=${deep%/}
+long_path=$(printf 'x%.0s' {1..201})
+for c in "/user.slice|absolute" "user.slice/../system.slice|\"..\"" "./a.slice|\".\"" "..|\"..\"" \
+         "a.slice//b.scope|empty" "a.slice/|ends with" "|empty" "$deep|deeper than 16" \
+         "$long_path|longer than 200" $'a.slice/b\nc|printable' $'a.slice/\tb|printable'; do
+    path=${c%|*} needle=${c##*|}
+    refused "AddExemptCgroup \"${path:0:40}\"" "$I" "ExemptCgroups|$needle" call AddExemptCgroup s "$path"
+    refused "Apply ExemptCgroups with \"${path:0:40}\" beside a good one" "$I" "ExemptCgroups|$needle" \
+        call Apply 'a{sv}' 1 ExemptCgroups as 2 app.slice "$path"
+    refused "Apply ScopedCgroups with \"${path:0:40}\"" "$I" "ScopedCgroups|$needle" \
+        call Apply 'a{sv}' 2 Scope s cgroups ScopedCgroups as 1 "$path"
+done
+refused "RemoveExemptCgroup of an invalid path (invalid, not NotFound)" "$I" 'ExemptCgroups|absolute' \
+    call RemoveExemptCgroup s /user.slice
+for v in '' System cgroup 'system ' users; do
+    refused "Apply Scope \"$v\"" "$I" "Scope|\"$v\"" call Apply 'a{sv}' 1 Scope s "$v"
+done
+refused "Apply Scope as b" "$I" 'Scope|s|b' call Apply 'a{sv}' 1 Scope b true
+refused "Apply ExemptCgroups as s" "$I" 'ExemptCgroups|as' call Apply 'a{sv}' 1 ExemptCgroups s a.slice
+mapfile -t cgs < <(seq -f 'c%g.slice' 1 257)
+refused "Apply 257 exempt cgroups" "$KS_E_LIMIT" 'ExemptCgroups|256' \
+    call Apply 'a{sv}' 1 ExemptCgroups as 257 "${cgs[@]}"
+
+# --------------------------------------------------------------------------
 ks_step "signatures of methods and properties"
 
 refused "AddEndpoint with signature ssq" "$I" 'sqs' call AddEndpoint ssq 192.0.2.1 udp 1

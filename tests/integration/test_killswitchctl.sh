@@ -258,7 +258,8 @@ EOF
 expect_rc "apply FILE" 0 apply "$KS_TMP/settings.json"
 want=$("$KS_PY" -c 'import json,sys
 d=json.load(open(sys.argv[1]))
-d.setdefault("EndpointAnyUser", False)  # not in the file: its default
+d.setdefault("EndpointAnyUser", False)  # not in the file: their defaults
+d.update({k: v for k, v in (("ExemptCgroups", []), ("Scope", "system"), ("ScopedCgroups", [])) if k not in d})
 d["Endpoints"]=sorted([[e["address"], e["port"], e["protocol"]] if isinstance(e, dict) else e + ["udp"]
                        for e in d["Endpoints"]])
 print(json.dumps(d, sort_keys=True, separators=(",", ":")))' "$KS_TMP/settings.json")

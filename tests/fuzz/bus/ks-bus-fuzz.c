@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contract/cgroup-path.h"
 #include "contract/endpoint.h"
 #include "contract/settings-keys.h"
 #include "contract/tunnel-name.h"
@@ -85,10 +86,11 @@ typedef struct Member {
 } Member;
 
 static const Member members[] = {
-        {"Enable", "", true},         {"Disable", "", true},
-        {"Apply", "a{sv}", true},     {"GetSettings", "", false},
-        {"AddEndpoint", "sqs", true}, {"RemoveEndpoint", "sqs", true},
-        {"AddTunnel", "s", true},     {"RemoveTunnel", "s", true},
+        {"Enable", "", true},           {"Disable", "", true},
+        {"Apply", "a{sv}", true},       {"GetSettings", "", false},
+        {"AddEndpoint", "sqs", true},   {"RemoveEndpoint", "sqs", true},
+        {"AddTunnel", "s", true},       {"RemoveTunnel", "s", true},
+        {"AddExemptCgroup", "s", true}, {"RemoveExemptCgroup", "s", true},
         {"Verify", "", true}, /* reads, but needs the same authorization as a change */
 };
 
@@ -558,6 +560,28 @@ static char *invalid_tunnel_name(void) {
         }
 }
 
+/* A cgroup path the contract takes: one to three components. */
+static void valid_cgroup_path(char *buf, size_t size) {
+        switch (below(3)) {
+        case 0: snprintf(buf, size, "fuzz-%u.slice", below(8)); break;
+        case 1: snprintf(buf, size, "fuzz.slice/app-%u.scope", below(8)); break;
+        default: snprintf(buf, size, "user.slice/fuzz-%u.slice/app-%u.scope", below(4), below(4));
+        }
+}
+
+/* One the contract refuses. Caller frees. */
+static char *invalid_cgroup_path(void) {
+        /* Invalid UTF-8 cannot travel over D-Bus: the unit tests hold the rule to it. */
+        static const char *const fixed[] = {
+                "",       "/user.slice", "a.slice/", "a//b",
+                "a/../b", "./a",         "..",       ".",
+                "a/b\nc", "a/\tb",       "a/\x7f",   "a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q"};
+
+        if (chance(20))
+                return random_string_n(201 + below(arg.max_string));
+        return strdup(fixed[below(ELEMENTSOF(fixed))]);
+}
+
 static void valid_address(char *buf, size_t size) {
         if (chance(60))
                 snprintf(buf, size, "10.%u.%u.%u", below(256), below(256), 1 + below(254));
@@ -688,6 +712,24 @@ static int append_valid_setting(sd_bus_message *m, unsigned k) {
         if (r < 0)
                 return r;
         switch (k) {
+        case SETTING_SCOPE:
+                r = sd_bus_message_append(m, "s", chance(80) ? "system" : "cgroups");
+                break;
+        case SETTING_EXEMPT_CGROUPS:
+        case SETTING_SCOPED_CGROUPS: {
+                unsigned n = below(4);
+
+                r = sd_bus_message_open_container(m, 'a', "s");
+                for (unsigned i = 0; r >= 0 && i < n; i++) {
+                        char path[64];
+
+                        valid_cgroup_path(path, sizeof(path));
+                        r = sd_bus_message_append(m, "s", path);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                break;
+        }
         case SETTING_TUNNELS: r = append_tunnels(m, below(5), false); break;
         case SETTING_ENDPOINTS: r = append_endpoints(m, below(6), false, 0); break;
         case SETTING_ENDPOINT_MARK:
@@ -975,6 +1017,36 @@ static int build_member_call(sd_bus *bus, size_t i, sd_bus_message **ret, Call *
                 free(name);
                 c->expect = EXPECT_ERROR;
                 snprintf(c->what, sizeof(c->what), "%s (invalid name)", mb->name);
+                return r;
+        }
+        if (strcmp(mb->name, "AddExemptCgroup") == 0 ||
+            strcmp(mb->name, "RemoveExemptCgroup") == 0) {
+                char buf[64];
+                char *path;
+
+                if (changes_allowed() && chance(30) && mb->name[0] == 'A') {
+                        valid_cgroup_path(buf, sizeof(buf));
+                        c->expect = valid_change();
+                        snprintf(c->what, sizeof(c->what), "%s (valid)", mb->name);
+                        return sd_bus_message_append(m, "s", buf);
+                }
+                if (chance(10)) {
+                        _cleanup_(freep) char *rs = random_string();
+
+                        /* As for tunnel names: the contract library's rule judges a random
+                         * string; one it accepts would be a change, and is not sent. */
+                        if (cgroup_path_validate("ExemptCgroups", rs, NULL) < 0) {
+                                c->expect = EXPECT_ERROR;
+                                snprintf(c->what, sizeof(c->what), "%s (random, refused)",
+                                         mb->name);
+                                return sd_bus_message_append(m, "s", rs);
+                        }
+                }
+                path = invalid_cgroup_path();
+                r = sd_bus_message_append(m, "s", path);
+                free(path);
+                c->expect = EXPECT_ERROR;
+                snprintf(c->what, sizeof(c->what), "%s (invalid path)", mb->name);
                 return r;
         }
         if (strcmp(mb->name, "GetSettings") == 0) {

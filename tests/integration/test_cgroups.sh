@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Per-application rules on cgroup v2 (docs/per-app.md), with real packets counted at the
+# server.  ExemptCgroups: a process in a listed cgroup (or below it, or a child of it)
+# reaches outside the tunnel and gets its replies, while every other process leaks nothing;
+# a cgroup listed before it exists opens nothing until it appears, and is followed when it
+# goes and comes back; a process moved out loses the exemption for its new sockets; a daemon
+# killed with -9 leaves the exemption as it was and lets no new cgroup in.  Scope=cgroups:
+# only the scoped cgroups are held, the rest of the machine is untouched.
+
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-cgroup.sh"
+ks_init test_cgroups
+cgroup_mount
+topo_create
+tunnel_up
+state=$KS_TMP/state
+base=$KS_CG_BASE
+exempt=$base/exempt.scope
+other=$base/other.scope
+cgroup_make "$other"
+
+# The server's veth address is outside the tunnel and no endpoint: only an exemption lets a
+# packet reach it.  TCP to a closed port comes back as a RST: a reply that must get in.
+outside_arrives() {
+    local desc=$1 cg=$2
+    KS_IN_CGROUP=$cg expect_arrives "$desc" "$KS_CLI" udp "$KS_SRV_V4" 9 veth
+    KS_IN_CGROUP=$cg expect_arrives "$desc" "$KS_CLI" udp "$KS_SRV_V6" 9 veth
+    KS_IN_CGROUP=$cg probe "$KS_CLI" tcp "$KS_SRV_V4" 9 --count 1 --timeout 2
+    expect_ge "$desc: TCP to $KS_SRV_V4 port 9 answered (the reply got in)" "$PROBE_REPLIED" 1
+}
+outside_blocked() {
+    local desc=$1 cg=$2
+    KS_IN_CGROUP=$cg expect_blocked "$desc" "$KS_CLI" udp "$KS_SRV_V4" 9
+    KS_IN_CGROUP=$cg expect_blocked "$desc" "$KS_CLI" udp "$KS_SRV_V6" 9
+    KS_IN_CGROUP=$cg expect_blocked "$desc" "$KS_CLI" tcp "$KS_SRV_V4" 9
+}
+
+ks_step "control: without the kill switch, a process in a cgroup of the test reaches outside"
+outside_arrives "control, $other" "$other"
+
+ks_step "ExemptCgroups names $exempt before it exists: it opens nothing"
+daemon_apply "$state" Enabled=true "Tunnel=$KS_WG_CLI" "Endpoint=$KS_SRV_V4 $KS_WG_PORT udp" \
+    "ExemptCgroup=$exempt"
+expect_set "the exempt set is empty" exempt_cgroups ""
+outside_blocked "no exemption yet, $other" "$other"
+KS_IN_CGROUP=$other expect_arrives "the tunnel still carries $other's traffic" "$KS_CLI" udp \
+    "$KS_INET_V4" 9 tun
+
+ks_step "the cgroup appears: the daemon adds it, its processes reach outside, no one else"
+cgroup_make "$exempt"
+expect_set "the daemon added $exempt's id" exempt_cgroups "$exempt"
+outside_arrives "exempt" "$exempt"
+outside_blocked "not exempt, $other" "$other"
+KS_IN_CGROUP=$exempt probe "$KS_CLI" icmp "$KS_SRV_V4" 0 --count 3 --timeout 1 --until-reply
+expect_ge "exempt: ping $KS_SRV_V4 answered" "$PROBE_REPLIED" 1
+
+ks_step "descendants and children inherit it"
+cgroup_make "$exempt/sub/deeper"
+outside_arrives "exempt, two levels below" "$exempt/sub/deeper"
+# The probe is the grandchild of the process put into the cgroup.
+counters_reset
+in_cgroup "$exempt" sh -c "ip netns exec $KS_CLI sh -c '$KS_PY $KS_NET probe --proto udp \
+    --dst $KS_SRV_V4 --port 9 --sport $KS_PROBE_PORT --count 3 >/dev/null'"
+expect_ok "a grandchild's datagrams arrive" wait_until 2 ks_counted veth_probe4
+
+ks_step "a process moved out of the exempt cgroup: its new sockets are held again"
+counters_reset
+in_cgroup "$exempt" sh -c "echo \$\$ >$KS_CG_ROOT/$other/cgroup.procs && exec ip netns exec \
+    $KS_CLI $KS_PY $KS_NET probe --proto udp --dst $KS_SRV_V4 --port 9 --sport $KS_PROBE_PORT \
+    --count 3 >$KS_TMP/moved.out"
+sleep 0.3
+expect_zero "datagrams of the moved process at the server" "$(count veth_probe4)"
+expect_ok "the moved process got EPERM" grep -q "eperm=3" "$KS_TMP/moved.out"
+
+ks_step "the cgroup goes: its id leaves the set; made again, the new one is added"
+cgroup_remove "$exempt/sub/deeper"
+cgroup_remove "$exempt/sub"
+cgroup_remove "$exempt"
+expect_set "the exempt set is empty again" exempt_cgroups ""
+cgroup_make "$exempt"
+expect_set "the new $exempt is added" exempt_cgroups "$exempt"
+outside_arrives "exempt again" "$exempt"
+
+ks_step "killswitchctl verify: the table, exempt cgroup's id included, is what the settings ask"
+rc=0; "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+expect_eq "verify passes with an exempt cgroup" "$rc" 0
+expect_ok "verify names the exempt cgroup" grep -q "1 of 1 exempt cgroup" "$KS_TMP/verify.out"
+
+ks_step "killswitchctl exempt add, list, remove"
+expect_eq "exempt list" "$("$KILLSWITCHCTL" exempt list </dev/null)" "$exempt"
+expect_ok "exempt add $other" "$KILLSWITCHCTL" exempt add "$other"
+expect_set "$other is added beside $exempt" exempt_cgroups "$exempt" "$other"
+outside_arrives "exempt by killswitchctl, $other" "$other"
+rc=0; "$KILLSWITCHCTL" exempt add /absolute.slice >/dev/null 2>&1 </dev/null || rc=$?
+expect_eq "exempt add of an absolute path: invalid arguments (5)" "$rc" 5
+expect_ok "exempt remove $other" "$KILLSWITCHCTL" exempt remove "$other"
+outside_blocked "no longer exempt, $other" "$other"
+
+ks_step "kill -9 of the daemon: the exemption stays as it was; a cgroup made meanwhile is not let in"
+ks_stop_pid "$KS_DAEMON_PID" KILL
+KS_DAEMON_PID=
+outside_arrives "exempt, daemon dead" "$exempt"
+outside_blocked "not exempt, daemon dead" "$other"
+cgroup_remove "$exempt"
+cgroup_make "$exempt"
+outside_blocked "$exempt made again while the daemon is dead" "$exempt"
+start_daemon "$KS_CLI" "$state"
+expect_set "the restarted daemon adds it" exempt_cgroups "$exempt"
+outside_arrives "exempt, daemon restarted" "$exempt"
+
+ks_step "Scope=cgroups: only the scoped cgroup is held; the rest of the machine is untouched"
+scoped=$base/scoped.scope
+daemon_apply "$state" Enabled=true "Tunnel=$KS_WG_CLI" "Endpoint=$KS_SRV_V4 $KS_WG_PORT udp" \
+    Scope=cgroups "ScopedCgroup=$scoped"
+outside_arrives "unscoped, $other" "$other"
+cgroup_make "$scoped"
+expect_set "the daemon added $scoped's id" scoped_cgroups "$scoped"
+outside_blocked "scoped" "$scoped"
+KS_IN_CGROUP=$scoped expect_arrives "scoped, into the tunnel" "$KS_CLI" udp "$KS_INET_V4" 9 tun
+cgroup_make "$scoped/child.scope"
+outside_blocked "scoped, a cgroup below" "$scoped/child.scope"
+rc=0; "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+expect_eq "verify passes with Scope=cgroups (its probes are not scoped: a warning)" "$rc" 0
+expect_ok "verify says what Scope=cgroups holds" grep -q "Scope cgroups" "$KS_TMP/verify.out"
+
+ks_finish
