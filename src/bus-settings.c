@@ -6,6 +6,8 @@
 
 #include "bus-internal.h"
 
+/* read_tunnels() and read_cgroups() have one shape: an "as" onto a list, each entry through
+ * the list's own validator (interface names, cgroup paths). */
 static int read_tunnels(sd_bus_message *msg, Settings *s, Error *error) {
         const char *name;
         int r;

@@ -278,6 +278,8 @@ static void put_expr(struct nftnl_rule *r, struct nftnl_expr *e) {
                 nftnl_rule_add_expr(r, e);
 }
 
+/* Every put_*() below has one shape: a new expression, its attributes, added to the rule.
+ * libnftnl has a setter per attribute and no way to say a whole expression at once. */
 void put_meta(Builder *b, struct nftnl_rule *r, uint32_t key, uint32_t dreg) {
         struct nftnl_expr *e = expr_new(b, r, "meta");
 
