@@ -216,7 +216,7 @@ static int split_line(char *line, char **ret, Error *error) {
 /* One "Key=value" line of a snapshot. */
 static int parse_line(Settings *s, char *line, unsigned *seen, Error *error) {
         Endpoint e;
-        char *v;
+        char *v = NULL;
         int r;
 
         r = split_line(line, &v, error);
@@ -359,7 +359,7 @@ static int cgroup_change_from_line(Settings *s, const char *key, const char *v, 
 int settings_change_from_line(Settings *s, SettingsChanges *c, char *line, unsigned lineno,
                               Error *error) {
         Endpoint e;
-        char *v;
+        char *v = NULL;
         int r;
 
         r = split_line(line, &v, error);
