@@ -155,9 +155,11 @@ static void manager_update_cgroups(Manager *m, bool apply) {
 
                 if (!paths)
                         return (void)log_error("Out of memory watching the cgroups.");
-                memcpy(paths, s->exempt_cgroups.paths, s->exempt_cgroups.n * sizeof(char *));
-                memcpy(paths + s->exempt_cgroups.n, s->scoped_cgroups.paths,
-                       s->scoped_cgroups.n * sizeof(char *));
+                /* An empty list has no array at all: memcpy() must not see its NULL. */
+                for (size_t i = 0; i < s->exempt_cgroups.n; i++)
+                        paths[i] = s->exempt_cgroups.paths[i];
+                for (size_t i = 0; i < s->scoped_cgroups.n; i++)
+                        paths[s->exempt_cgroups.n + i] = s->scoped_cgroups.paths[i];
                 r = cgroup_watch_set(m->cgroup_watch, paths,
                                      s->exempt_cgroups.n + s->scoped_cgroups.n);
                 if (r < 0)
