@@ -52,14 +52,18 @@ static int bus_property_get_active_tunnels(sd_bus *bus, const char *path, const 
         return sd_bus_message_append_strv(reply, l);
 }
 
-static int bus_property_get_lan_subnets(sd_bus *bus, const char *path, const char *interface,
-                                        const char *property, sd_bus_message *reply, void *userdata,
-                                        sd_bus_error *error) {
+/* Lists the manager computes from the live state. */
+static int bus_property_get_live_list(sd_bus *bus, const char *path, const char *interface,
+                                      const char *property, sd_bus_message *reply, void *userdata,
+                                      sd_bus_error *error) {
         _cleanup_(strv_freep) char **l = NULL;
         int r;
 
-        (void)bus, (void)path, (void)interface, (void)property, (void)error;
-        r = manager_lan_subnets(userdata, &l);
+        (void)bus, (void)path, (void)interface, (void)error;
+        if (strcmp(property, "LanSubnets") == 0)
+                r = manager_lan_subnets(userdata, &l);
+        else
+                r = manager_present_cgroups(userdata, &l);
         if (r < 0)
                 return r;
         return sd_bus_message_append_strv(reply, l);
@@ -112,9 +116,10 @@ const sd_bus_vtable bus_vtable[] = {
         SD_BUS_PROPERTY("Scope", "s", bus_property_get_setting, 0, EMITS),
         SD_BUS_PROPERTY("ExemptCgroups", "as", bus_property_get_setting, 0, EMITS),
         SD_BUS_PROPERTY("ScopedCgroups", "as", bus_property_get_setting, 0, EMITS),
+        SD_BUS_PROPERTY("PresentCgroups", "as", bus_property_get_live_list, 0, EMITS),
         SD_BUS_PROPERTY("TunnelUp", "b", bus_property_get_active_tunnels, 0, EMITS),
         SD_BUS_PROPERTY("ActiveTunnels", "as", bus_property_get_active_tunnels, 0, EMITS),
-        SD_BUS_PROPERTY("LanSubnets", "as", bus_property_get_lan_subnets, 0, EMITS),
+        SD_BUS_PROPERTY("LanSubnets", "as", bus_property_get_live_list, 0, EMITS),
         /* Read from the kernel's counter on demand; never signalled. */
         SD_BUS_PROPERTY("BlockedPackets", "t", bus_property_get_blocked, 0, 0),
         SD_BUS_PROPERTY("Protection", "s", bus_property_get_protection, 0, EMITS),

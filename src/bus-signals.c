@@ -18,6 +18,7 @@ typedef enum Property {
         PROP_SCOPE,
         PROP_EXEMPT_CGROUPS,
         PROP_SCOPED_CGROUPS,
+        PROP_PRESENT_CGROUPS,
         PROP_TUNNEL_UP,
         PROP_ACTIVE_TUNNELS,
         PROP_LAN_SUBNETS,
@@ -37,6 +38,7 @@ static const char *const property_names[_PROP_MAX] = {
         [PROP_SCOPE] = "Scope",
         [PROP_EXEMPT_CGROUPS] = "ExemptCgroups",
         [PROP_SCOPED_CGROUPS] = "ScopedCgroups",
+        [PROP_PRESENT_CGROUPS] = "PresentCgroups",
         [PROP_TUNNEL_UP] = "TunnelUp",
         [PROP_ACTIVE_TUNNELS] = "ActiveTunnels",
         [PROP_LAN_SUBNETS] = "LanSubnets",
@@ -89,6 +91,10 @@ static void on_settings_changed(void *userdata, const Settings *old, Protection 
         CHANGED(PROP_SCOPE, old->scoped != s->scoped);
         CHANGED(PROP_EXEMPT_CGROUPS, !cgroup_list_equal(&old->exempt_cgroups, &s->exempt_cgroups));
         CHANGED(PROP_SCOPED_CGROUPS, !cgroup_list_equal(&old->scoped_cgroups, &s->scoped_cgroups));
+        /* A path leaving a list leaves PresentCgroups, even when its id stays in the other. */
+        CHANGED(PROP_PRESENT_CGROUPS, !cgroup_list_equal(&old->exempt_cgroups, &s->exempt_cgroups) ||
+                                              !cgroup_list_equal(&old->scoped_cgroups,
+                                                                 &s->scoped_cgroups));
 #undef CHANGED
         queue_changes(b, mask);
 }
@@ -126,12 +132,17 @@ static void on_network_state_changed(void *userdata, bool tunnels, bool lan) {
                                         (lan ? 1u << PROP_LAN_SUBNETS : 0));
 }
 
+static void on_cgroups_changed(void *userdata) {
+        queue_changes(userdata, 1u << PROP_PRESENT_CGROUPS);
+}
+
 static const ManagerListener listener = {
         .settings_changed = on_settings_changed,
         .endpoints_changed = on_endpoints_changed,
         .tunnel_changed = on_tunnel_changed,
         .network_changed = on_network_changed,
         .network_state_changed = on_network_state_changed,
+        .cgroups_changed = on_cgroups_changed,
         .tampered = on_tampered,
 };
 

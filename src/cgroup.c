@@ -190,6 +190,10 @@ int cgroup_ids_lookup(int root_fd, char *const *paths, size_t n_paths, uint64_t 
         return 0;
 }
 
+bool cgroup_ids_contain(const uint64_t *ids, size_t n, uint64_t id) {
+        return n > 0 && bsearch(&id, ids, n, sizeof(uint64_t), id_compare);
+}
+
 void cgroup_ids_done(CgroupIds *c) {
         free(c->exempt);
         free(c->scoped);

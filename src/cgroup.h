@@ -34,6 +34,8 @@ typedef struct CgroupIds {
 } CgroupIds;
 
 void cgroup_ids_done(CgroupIds *c);
+/* Whether a sorted list of ids (as cgroup_ids_lookup() makes them) holds 'id'. */
+bool cgroup_ids_contain(const uint64_t *ids, size_t n, uint64_t id);
 bool cgroup_ids_equal(const CgroupIds *a, const CgroupIds *b);
 
 /* The ids of those of 'paths' that exist now, sorted and unique (root_fd < 0: cgroup2 is not

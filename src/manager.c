@@ -135,6 +135,8 @@ static int manager_commit(Manager *m, const Settings *s, Protection *ret, Error 
         r = table_install(m->nft, s, &v, m->unowned, ret, &m->frames, error);
         if (r < 0)
                 return r;
+        if (!cgroup_ids_equal(&ids, &m->cgroups))
+                manager_notify(m, cgroups_changed);
         SWAP(m->cgroups, ids);
         return 0;
 }
@@ -173,15 +175,23 @@ static void manager_update_cgroups(Manager *m, bool apply) {
         log_info("Listed cgroups changed: %zu exempt, %zu scoped exist.", ids.n_exempt,
                  ids.n_scoped);
         SWAP(m->cgroups, ids);
-        if (!apply || !s->enabled)
-                return;
-        v = manager_view(m);
-        r = table_update_cgroups(m->nft, &v, &error);
-        if (r >= 0)
-                return;
-        log_warning("Cgroups update refused (%s): rebuilding the table.", error.message);
-        if (manager_commit(m, s, &m->protection, &error) < 0)
-                log_error("Failed to rebuild the table: %s", error.message);
+        if (apply && s->enabled) {
+                v = manager_view(m);
+                r = table_update_cgroups(m->nft, &v, &error);
+                if (r < 0) {
+                        log_warning("Cgroups update refused (%s): rebuilding the table.",
+                                    error.message);
+                        r = manager_commit(m, s, &m->protection, &error);
+                }
+                if (r < 0) {
+                        /* The table keeps the ids it had, and so do we: PresentCgroups says
+                         * what is in force, and the next event tries again. */
+                        log_error("Failed to rebuild the table: %s", error.message);
+                        SWAP(m->cgroups, ids);
+                        return;
+                }
+        }
+        manager_notify(m, cgroups_changed);
 }
 
 static void on_cgroup_event(void *userdata) {
@@ -405,6 +415,40 @@ bool manager_tunnel_up(Manager *m) {
                 if (m->tunnel_links[i].up)
                         return true;
         return false;
+}
+
+/* A listed path is present when the cgroup at that path now is the one whose id the daemon put
+ * in the sets: a cgroup removed, or removed and made again, is not until the daemon has seen it. */
+static int present_cgroups_push(Manager *m, const CgroupList *l, const uint64_t *ids, size_t n_ids,
+                                char ***strv, size_t *n) {
+        for (size_t i = 0; i < l->n; i++) {
+                uint64_t id;
+
+                if (m->cgroup_root_fd < 0 || cgroup_lookup_id(m->cgroup_root_fd, l->paths[i], &id) < 0 ||
+                    !cgroup_ids_contain(ids, n_ids, id))
+                        continue;
+                if (strv_push(strv, n, l->paths[i]) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int manager_present_cgroups(Manager *m, char ***ret) {
+        _cleanup_(strv_freep) char **l = strv_new();
+        size_t n = 0;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = present_cgroups_push(m, &m->settings.exempt_cgroups, m->cgroups.exempt,
+                                 m->cgroups.n_exempt, &l, &n);
+        if (r >= 0)
+                r = present_cgroups_push(m, &m->settings.scoped_cgroups, m->cgroups.scoped,
+                                         m->cgroups.n_scoped, &l, &n);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 int manager_lan_subnets(Manager *m, char ***ret) {

@@ -23,6 +23,8 @@ typedef struct ManagerListener {
         void (*network_changed)(void *userdata, const char *interface);
         /* The tunnels up, or the LAN allowed, may read differently. */
         void (*network_state_changed)(void *userdata, bool tunnels, bool lan);
+        /* The listed cgroups that are present (manager_present_cgroups()) may have changed. */
+        void (*cgroups_changed)(void *userdata);
         /* Another process changed our table ('what'); it was put back unless --tamper=report. */
         void (*tampered)(void *userdata, const char *what);
 } ManagerListener;
@@ -84,6 +86,9 @@ int manager_remove_endpoint(Manager *m, const Endpoint *e, Error *error);
 int manager_active_tunnels(Manager *m, char ***ret);
 bool manager_tunnel_up(Manager *m);
 int manager_lan_subnets(Manager *m, char ***ret);
+/* The paths of ExemptCgroups and ScopedCgroups whose cgroup exists now and has its id in the
+ * daemon's sets (in the table while enabled; ScopedCgroups only with Scope "cgroups"). */
+int manager_present_cgroups(Manager *m, char ***ret);
 uint64_t manager_blocked_packets(Manager *m);
 
 /* table_diff() for the settings, network and protection in force. */

@@ -39,7 +39,7 @@ CHANGES=(
     "set AllowDhcp b false"
 )
 PROPERTIES=(Enabled Persistent Tunnels Endpoints EndpointMark AllowLan AllowDhcp TunnelUp
-            ActiveTunnels LanSubnets BlockedPackets Protection Version)
+            ActiveTunnels LanSubnets PresentCgroups BlockedPackets Protection Version)
 
 # all_denied LABEL: nobody's every change is AccessDenied; nothing changed.
 all_denied() {

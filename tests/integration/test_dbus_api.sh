@@ -60,6 +60,7 @@ property EndpointAnyUser b readwrite emits=true
 property Scope s read emits=true
 property ExemptCgroups as read emits=true
 property ScopedCgroups as read emits=true
+property PresentCgroups as read emits=true
 property TunnelUp b read emits=true
 property ActiveTunnels as read emits=true
 property LanSubnets as read emits=true
@@ -79,7 +80,7 @@ expect_eq "GetSettings: the 7 keys and the additions with their defaults" "$(set
     '{"AllowDhcp":true,"AllowLan":false,"Enabled":false,"EndpointAnyUser":false,"EndpointMark":0,"Endpoints":[],"ExemptCgroups":[],"Persistent":false,"Scope":"system","ScopedCgroups":[],"Tunnels":[]}'
 for p in Enabled:false Persistent:false Tunnels:[] Endpoints:[] EndpointMark:0 AllowLan:false \
          AllowDhcp:true TunnelUp:false ActiveTunnels:[] LanSubnets:[] BlockedPackets:0 \
-         'Protection:"none"'; do
+         PresentCgroups:[] 'Protection:"none"'; do
     expect_prop "${p%%:*}" "${p#*:}"
 done
 version=$(prop Version)
@@ -270,7 +271,8 @@ for w in Persistent:false AllowLan:true AllowDhcp:true Persistent:true AllowLan:
     expect_state "set-property $p $v" "$p=$v"
 done
 for p in Enabled:b:false Tunnels:as:0 Endpoints:'a(sqs)':0 EndpointMark:u:1 TunnelUp:b:false \
-         ActiveTunnels:as:0 LanSubnets:as:0 BlockedPackets:t:0 Protection:s:none Version:s:9; do
+         ActiveTunnels:as:0 LanSubnets:as:0 PresentCgroups:as:0 BlockedPackets:t:0 Protection:s:none \
+         Version:s:9; do
     IFS=: read -r name sig val <<<"$p"
     snapshot "$KS_CLI" "$state"
     # shellcheck disable=SC2086 # an empty array is the one word "0"

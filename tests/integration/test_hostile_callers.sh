@@ -80,7 +80,7 @@ ks_step "nobody may read"
 reads() {
     local p
     for p in Enabled Persistent Tunnels Endpoints EndpointMark AllowLan AllowDhcp TunnelUp \
-             ActiveTunnels LanSubnets BlockedPackets Protection Version; do
+             ActiveTunnels LanSubnets PresentCgroups BlockedPackets Protection Version; do
         expect_bus_ok "nobody reads $p" get "$p"
     done
     expect_bus_ok "nobody calls GetSettings" call GetSettings

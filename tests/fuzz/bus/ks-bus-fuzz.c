@@ -108,6 +108,8 @@ static const Property properties[] = {
         {"TunnelUp", "b", false},     {"ActiveTunnels", "as", false},
         {"LanSubnets", "as", false},  {"BlockedPackets", "t", false},
         {"Protection", "s", false},   {"Version", "s", false},
+        {"Scope", "s", false},        {"ExemptCgroups", "as", false},
+        {"ScopedCgroups", "as", false}, {"PresentCgroups", "as", false},
 };
 
 /* ---- what the fuzzer does ---- */
