@@ -17,3 +17,12 @@
  * UTF-8 (the state file is line based). 'field' names the setting in the message. */
 int cgroup_path_validate(const char *field, const char *path, Error *error);
 unsigned cgroup_path_level(const char *path);
+
+/* systemd's slices: "a-b-c.slice" is the cgroup "a.slice/a-b.slice/a-b-c.slice" (each '-'
+ * nests one level deeper, systemd.slice(5)); the root slice "-.slice" is not one to name. */
+
+/* The cgroup path of slice unit 'unit' ("killswitch-exempt.slice"). -EINVAL: not a slice name. */
+int cgroup_path_from_slice(const char *unit, char **ret);
+/* The slice unit whose cgroup 'path' is, or -EINVAL if it is not a slice's (a service, a scope,
+ * a cgroup systemd did not name). */
+int cgroup_path_to_slice(const char *path, char **ret);

@@ -34,6 +34,7 @@ typedef struct Ctl {
         const char *address; /* --address, else the system bus */
         bool json;           /* --json */
         bool strict;         /* --strict: warnings fail "verify" */
+        const char *slice;   /* --slice: "exempt add|remove" by slice unit name */
         sd_bus *bus;         /* connected lazily by ctl_bus() */
 } Ctl;
 
@@ -50,6 +51,7 @@ int verb_switch(Ctl *c, int argc, char **argv);
 int verb_apply(Ctl *c, int argc, char **argv);
 int verb_monitor(Ctl *c, int argc, char **argv);
 int verb_verify(Ctl *c, int argc, char **argv);
+int verb_exec(Ctl *c, int argc, char **argv);
 
 /* "killswitchctl: VERB: message" on stderr and CTL_EXIT_USAGE, with a hint to --help. */
 int ctl_usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);

@@ -2,6 +2,7 @@
 /* killswitchctl: a thin client over killswitchd's D-Bus API (docs/dbus-api.md).
  * Every verb is a method call or a property access; the daemon validates. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 enum {
         VERB_JSON = 1 << 0,   /* accepts --json */
         VERB_STRICT = 1 << 1, /* accepts --strict */
+        VERB_SLICE = 1 << 2,  /* accepts --slice */
 };
 
 typedef struct Verb {
@@ -68,14 +70,29 @@ static const Verb verbs[] = {
          "Removing an absent tunnel fails (6).\n\n"
          "  killswitchctl tunnel add wg0\n"
          "  killswitchctl tunnel add 'tun*'\n"},
-        {"exempt", 1, 2, 0, verb_exempt, "exempt add|remove PATH | exempt list",
+        {"exempt", 1, 2, VERB_SLICE, verb_exempt,
+         "exempt add|remove PATH | exempt add|remove --slice=NAME | exempt list",
          "Let a cgroup's programs go around the kill switch, or stop",
          "Add or remove a cgroup v2 path (relative to the cgroup2 root) whose programs may\n"
          "send outside the tunnels, or list them (ExemptCgroups). A path that does not\n"
          "exist yet opens nothing until it appears; its sub-cgroups are exempt too.\n"
          "Removing an absent path fails (6). See docs/per-app.md.\n\n"
+         "  --slice=NAME   the cgroup of systemd's slice unit NAME, for exec --exempt\n\n"
          "  killswitchctl exempt add user.slice/user-1000.slice/app.slice/app-steam.scope\n"
+         "  killswitchctl exempt add --slice=killswitch-exempt.slice\n"
          "  killswitchctl exempt list\n"},
+        {"exec", 2, INT_MAX, 0, verb_exec, "exec --exempt|--scoped [--] COMMAND [ARGS...]",
+         "Run a program exempt from the kill switch, or held to it",
+         "Run COMMAND in a transient systemd scope inside the first slice that ExemptCgroups\n"
+         "(--exempt) or ScopedCgroups (--scoped) lists, as systemd-run --scope would, once\n"
+         "killswitchd matches that slice (PresentCgroups): COMMAND's first packet is\n"
+         "already exempt, or held. Options after COMMAND are COMMAND's. Needs root, or\n"
+         "polkit's consent to start systemd units; COMMAND runs as the caller.\n"
+         "--scoped refuses to run while the kill switch is disabled.\n"
+         "Once COMMAND runs, the exit status is COMMAND's; 126 or 127 when it could not be\n"
+         "run (127: not found).\n\n"
+         "  killswitchctl exempt add --slice=killswitch-exempt.slice\n"
+         "  killswitchctl exec --exempt -- steam\n"},
         {"lan", 1, 1, 0, verb_switch, "lan on|off", "Allow the local network (AllowLan)",
          "Allow or block the directly connected subnets and link-local multicast. DNS to\n"
          "them stays blocked. Sets the AllowLan property.\n"},
@@ -192,13 +209,14 @@ static int verb_help(Ctl *c _unused_, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_ADDRESS, ARG_STRICT };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_ADDRESS, ARG_STRICT, ARG_SLICE };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"json", no_argument, NULL, ARG_JSON},
                 {"address", required_argument, NULL, ARG_ADDRESS},
                 {"strict", no_argument, NULL, ARG_STRICT},
+                {"slice", required_argument, NULL, ARG_SLICE},
                 {},
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -206,21 +224,36 @@ int main(int argc, char **argv) {
         bool help = false;
         const Verb *v;
         char *status_argv[] = {(char *)"status", NULL};
-        int opt, r;
+        int opt, opt_argc, r;
 
         /* Options may come after the command too ("status --json"); a "--"
-         * ends them, for a tunnel name that starts with '-'. */
+         * ends them, for a tunnel name that starts with '-'. Not after "exec": what follows
+         * is its own options and another program's command line. */
+        opt_argc = argc;
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+                if (strcmp(argv[i], "--address") == 0 || strcmp(argv[i], "--slice") == 0) {
+                        i++;
+                        continue;
+                }
+                if (argv[i][0] != '-') {
+                        if (strcmp(argv[i], "exec") == 0)
+                                opt_argc = i;
+                        break;
+                }
+        }
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((opt = getopt_long(opt_argc, argv, "h", options, NULL)) >= 0)
                 switch (opt) {
                 case 'h': help = true; break;
                 case ARG_VERSION: puts(CTL_NAME " " KILLSWITCHD_VERSION); return CTL_EXIT_OK;
                 case ARG_JSON: ctl.json = true; break;
                 case ARG_ADDRESS: ctl.address = optarg; break;
                 case ARG_STRICT: ctl.strict = true; break;
+                case ARG_SLICE: ctl.slice = optarg; break;
                 case '?':
-                        if (optopt == ARG_ADDRESS)
-                                return ctl_usage_error(NULL, "--address needs an argument");
+                        if (optopt == ARG_ADDRESS || optopt == ARG_SLICE)
+                                return ctl_usage_error(NULL, "%s needs an argument",
+                                                       argv[optind - 1]);
                         if (optopt >= ARG_VERSION)
                                 return ctl_usage_error(NULL, "option '%s' takes no argument",
                                                        argv[optind - 1]);
@@ -249,6 +282,10 @@ int main(int argc, char **argv) {
                 }
                 return ctl_usage_error(NULL, "unknown command '%s'", argv[0]);
         }
+        /* "exec --help": the only option exec's own parsing leaves to us. */
+        if (v->run == verb_exec && argc > 1 &&
+            (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+                help = true;
         if (help) {
                 help_verb(v);
                 return CTL_EXIT_OK;
@@ -263,6 +300,8 @@ int main(int argc, char **argv) {
                 return ctl_usage_error(v->name, "--json is not supported");
         if (ctl.strict && !(v->flags & VERB_STRICT))
                 return ctl_usage_error(v->name, "--strict is not supported");
+        if (ctl.slice && !(v->flags & VERB_SLICE))
+                return ctl_usage_error(v->name, "--slice is not supported");
 
         r = v->run(&ctl, argc, argv);
         bus = ctl.bus;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "contract/cgroup-path.h"
 #include "ctl.h"
 #include "killswitchd/bus.h"
 
@@ -98,7 +99,7 @@ int verb_exempt(Ctl *c, int argc, char **argv) {
         if (strcmp(argv[1], "list") == 0) {
                 _cleanup_(strv_freep) char **paths = NULL;
 
-                if (argc != 2)
+                if (argc != 2 || c->slice)
                         return ctl_usage_error(argv[0], "list takes no argument");
                 r = ctl_method_new(c, "org.freedesktop.DBus.Properties", "Get", &m);
                 if (r != CTL_EXIT_OK)
@@ -117,6 +118,21 @@ int verb_exempt(Ctl *c, int argc, char **argv) {
                 for (char **p = paths; p && *p; p++)
                         puts(*p);
                 return CTL_EXIT_OK;
+        }
+        if (c->slice) {
+                _cleanup_(freep) char *path = NULL;
+                char *args[] = {argv[0], argv[1], NULL, NULL};
+
+                if (argc != 2)
+                        return ctl_usage_error(argv[0], "give a cgroup path or --slice, not both");
+                r = cgroup_path_from_slice(c->slice, &path);
+                if (r == -ENOMEM)
+                        return ctl_append_error(argv[0], r);
+                if (r < 0)
+                        return ctl_usage_error(argv[0], "'%s' is not a slice unit name "
+                                               "(such as killswitch-exempt.slice)", c->slice);
+                args[2] = path;
+                return call_add_remove(c, args, "AddExemptCgroup", "RemoveExemptCgroup");
         }
         if (argc != 3)
                 return ctl_usage_error(argv[0], "%s takes one cgroup path", argv[1]);

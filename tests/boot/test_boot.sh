@@ -19,6 +19,11 @@
 #   nopersist  Enabled but not Persistent: nothing is installed at boot.
 #   control    killswitchd-boot.service ordered After=systemd-networkd.service instead: the
 #              ordering checks of "persist" must fail, or they prove nothing.
+#   exec       killswitchctl exec --exempt and --scoped under systemd: each starts its command in
+#              a transient scope inside the slice the settings list (made by that first exec),
+#              and only once killswitchd has that slice in its table; the exempt command's
+#              datagrams arrive where root's shell is refused, and with Scope=cgroups the scoped
+#              command's are refused where root's shell gets through.
 #   package    the Debian package (scripts/package) instead of cmake --install: installed with
 #              apt-get in the booted container, configured with the README's "Using it"
 #              commands word for word, rebooted (the table in force before networking, then
@@ -35,7 +40,7 @@
 # Environment: KS_SOURCE_DIR (the source tree), KS_BOOT_WORK_DIR (build tree and logs, default
 # $KS_SOURCE_DIR/build/tests/boot), KS_BOOT_CACHE (default /var/cache/killswitchd-test),
 # KS_BOOT_MIRROR (a Debian mirror for debootstrap; default: debootstrap's own),
-# KS_BOOT_SCENARIOS (default "persist corrupt nopersist control package"). Needs root; without
+# KS_BOOT_SCENARIOS (default "persist corrupt nopersist control exec package"). Needs root; without
 # it the test is skipped (77), except under CI where that is a failure.
 
 set -euo pipefail
@@ -44,7 +49,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=${KS_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}
 WORK=${KS_BOOT_WORK_DIR:-$SRC/build/tests/boot}
 CACHE=${KS_BOOT_CACHE:-/var/cache/killswitchd-test}
-SCENARIOS=${KS_BOOT_SCENARIOS:-persist corrupt nopersist control package}
+SCENARIOS=${KS_BOOT_SCENARIOS:-persist corrupt nopersist control exec package}
 
 SUITE=bookworm
 # What the container needs: systemd as init, the bus, nft and ip for the records, and the
@@ -144,7 +149,7 @@ flock -u 9
 # ---- The project, built for prefix /usr -----------------------------------------------------
 
 mkdir -p "$WORK"
-if [[ " $SCENARIOS " =~ \ (persist|corrupt|nopersist|control)\  ]]; then
+if [[ " $SCENARIOS " =~ \ (persist|corrupt|nopersist|control|exec)\  ]]; then
         step "Building the project with prefix /usr in $WORK/prefix-usr"
         if ! { cmake -S "$SRC" -B "$WORK/prefix-usr" -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF \
                 -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build "$WORK/prefix-usr" -j"$(nproc)"; } \
@@ -300,6 +305,17 @@ end
 
 setup_persist() { write_state "$1" "$STATE_PERSIST"; }
 
+# The slices exec starts its commands in; neither exists before the first exec makes it.
+setup_exec() {
+        write_state "$1" "${STATE_PERSIST%end$'\n'}ExemptCgroup=killswitch.slice/killswitch-exempt.slice
+ScopedCgroup=killswitch.slice/killswitch-scoped.slice
+end
+"
+        install -D -m 0755 "$HERE/container/ks-send" "$1/usr/local/libexec/ks-send"
+        install -D -m 0644 "$HERE/container/host0-gateway.conf" \
+                "$1/etc/systemd/network/80-container-host0.network.d/ks-gateway.conf"
+}
+
 setup_corrupt() {
         # Cut short: no "end" line, as after a crash in the middle of a (non-atomic) write.
         write_state "$1" $'version=1\nEnabled=true\nPersistent=true\nTunnel=wg0\nEndpoint=198.51.100.7 5'
@@ -327,18 +343,18 @@ setup_control() {
                 die "control: could not reorder killswitchd-boot.service"
 }
 
-install_project() {  # ROOT
-        local root=$1
+install_project() {  # ROOT [CHECKER]: the checker unit, ks-boot-check by default
+        local root=$1 check=${2:-ks-boot-check}
         DESTDIR=$root cmake --install "$WORK/prefix-usr" >/dev/null || die "cmake --install failed"
-        install -D -m 0755 "$HERE/container/ks-boot-check" "$root/usr/local/libexec/ks-boot-check"
-        install -D -m 0644 "$HERE/container/ks-boot-check.service" \
-                "$root/etc/systemd/system/ks-boot-check.service"
+        install -D -m 0755 "$HERE/container/$check" "$root/usr/local/libexec/$check"
+        install -D -m 0644 "$HERE/container/$check.service" \
+                "$root/etc/systemd/system/$check.service"
         install -D -m 0644 "$HERE/container/networkd-pre.conf" \
                 "$root/etc/systemd/system/systemd-networkd.service.d/ks-boot-test.conf"
         install -D -m 0644 "$HERE/container/host0.network" \
                 "$root/etc/systemd/network/80-container-host0.network"
         systemctl --root="$root" --quiet enable killswitchd.service killswitchd-boot.service \
-                systemd-networkd.service ks-boot-check.service 2>/dev/null ||
+                systemd-networkd.service "$check.service" 2>/dev/null ||
                 die "systemctl --root enable failed"
 }
 
@@ -360,6 +376,7 @@ prepare_package() {  # ROOT
         readme_using_it >"$LOGS/package/readme-using-it"
         install -D -m 0644 "$LOGS/package/readme-using-it" "$root/usr/local/libexec/ks-readme-using-it"
         install -D -m 0755 "$HERE/container/ks-package-check" "$root/usr/local/libexec/ks-package-check"
+        install -D -m 0755 "$HERE/container/ks-send" "$root/usr/local/libexec/ks-send"
         install -D -m 0644 "$HERE/container/ks-package-check.service" \
                 "$root/etc/systemd/system/ks-package-check.service"
         install -D -m 0644 "$HERE/container/networkd-pre.conf" \
@@ -382,6 +399,10 @@ boot() {
         if [[ $name == package ]]; then
                 prepare_package "$dir/root"
                 timeout=$PACKAGE_BOOT_TIMEOUT boots=2 wire=--wire
+        elif [[ $name == exec ]]; then
+                install_project "$dir/root" ks-exec-check
+                setup_exec "$dir/root"
+                wire=--wire
         else
                 install_project "$dir/root"
                 "setup_$name" "$dir/root"
@@ -624,11 +645,13 @@ verdict_control() {
 
 # ---- The package scenario's verdicts --------------------------------------------------------
 
+# The records of scenario $RECORDS: "package" unless a verdict says otherwise (local RECORDS=).
+RECORDS=package
 sent() {  # SENDER FIELD: sent, ok or refused, as the container's sender counted them
-        sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$LOGS/package/send-$1" 2>/dev/null
+        sed -n "s/.*$2=\([0-9]*\).*/\1/p" "$LOGS/$RECORDS/send-$1" 2>/dev/null
 }
 wire() {  # ADDRESS:PORT: the datagrams that arrived at the host end of the veth
-        awk -v k="$1" '$1 == k { print $2 }' "$LOGS/package/wire" 2>/dev/null
+        awk -v k="$1" '$1 == k { print $2 }' "$LOGS/$RECORDS/wire" 2>/dev/null
 }
 # Every datagram of SENDER went out, and arrived.
 all_arrived() {  # SENDER ADDRESS:PORT
@@ -787,6 +810,44 @@ verdict_package() {
                 lifted
         expect "package: after lifting, traffic flows: $(counts lifted 203.0.113.9:9004)" \
                 all_arrived lifted 203.0.113.9:9004
+}
+
+# ---- The exec scenario's verdicts -----------------------------------------------------------
+
+status_is() {  # FILE STATUS: the exit status a run of the checker recorded
+        [[ $(record exec "$1.status") == "$2" ]]
+}
+verdict_exec() {
+        local RECORDS=exec
+        expect "exec: control: root's shell is refused outside the tunnel: $(counts control 203.0.113.9:9000)" \
+                none_left control 203.0.113.9:9000
+        expect "exec --exempt: the command's datagrams arrive: $(counts exempt 203.0.113.9:9001)" \
+                all_arrived exempt 203.0.113.9:9001
+        expect "exec --exempt: the command runs in a scope inside the listed slice ($(record exec exempt-cgroup))" \
+                has exec exempt-cgroup '^0::/killswitch.slice/killswitch-exempt.slice/killswitch-exempt-[0-9]*.scope$'
+        expect "exec --exempt: the slice exec made is in PresentCgroups ($(record exec present-after-exempt))" \
+                has exec present-after-exempt '"killswitch.slice/killswitch-exempt.slice"'
+        expect "exec: the command's exit status is exec's (7: $(record exec exit-status.status))" \
+                status_is exit-status 7
+        expect "exec: a command that does not exist: exit status 127 ($(record exec not-found.status))" \
+                status_is not-found 127
+        expect "exec: no scope is left once the commands ended" \
+                test ! -s "$LOGS/exec/exempt-unit"
+        expect "exempt add --slice: the slice's cgroup path is listed" \
+                has exec exempt-list '^killswitch.slice/killswitch-other.slice$'
+        expect "Scope=cgroups applied (status $(record exec scope-apply.status))" status_is scope-apply 0
+        expect "Scope=cgroups: root's shell, not scoped, is untouched: $(counts unscoped 203.0.113.9:9002)" \
+                all_arrived unscoped 203.0.113.9:9002
+        expect "exec --scoped: the command's datagrams are refused: $(counts scoped 203.0.113.9:9003)" \
+                none_left scoped 203.0.113.9:9003
+        expect "exec --scoped: the command runs in a scope inside the listed slice ($(record exec scoped-cgroup))" \
+                has exec scoped-cgroup '^0::/killswitch.slice/killswitch-scoped.slice/killswitch-scoped-[0-9]*.scope$'
+        expect "exec --scoped, daemon frozen, slice new: the command is not started ($(record exec late-run)); $(counts late 203.0.113.9:9004)" \
+                eval 'status_is late-run 1 && [[ ! -e $LOGS/exec/send-late && $(wire 203.0.113.9:9004) == 0 ]]'
+        expect "exec --scoped: no slice in ScopedCgroups: not found (6), the command not run ($(record exec no-slice))" \
+                status_is no-slice 6
+        expect "exec --scoped: the kill switch disabled: refused (1), the command not run ($(record exec scoped-disabled))" \
+                eval 'status_is scoped-disabled 1 && has exec scoped-disabled "disabled"'
 }
 
 for s in $SCENARIOS; do

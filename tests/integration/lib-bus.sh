@@ -655,18 +655,31 @@ POLKIT_XML = """<node><interface name="org.freedesktop.PolicyKit1.Authority">
 </method></interface></node>"""
 
 
+def serve(address, name, path, xml, on_call):
+    """Own NAME on the bus at ADDRESS, answer calls to PATH with on_call, forever."""
+    from gi.repository import Gio, GLib
+    conn = Gio.DBusConnection.new_for_address_sync(
+        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    node = Gio.DBusNodeInfo.new_for_xml(xml)
+    conn.register_object(path, node.interfaces[0], on_call, None, None)
+    r = conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                       "RequestName", GLib.Variant("(su)", (name, 4)),
+                       GLib.VariantType("(u)"), 0, -1, None)
+    if r.unpack()[0] != 1:
+        sys.exit("could not own " + name)
+    GLib.MainLoop().run()
+
+
 def cmd_polkit(argv):
     import argparse
-    from gi.repository import Gio, GLib
+    from gi.repository import GLib
     p = argparse.ArgumentParser()
     p.add_argument("--address", required=True)
     p.add_argument("--answer", choices=["allow", "deny"], required=True)
     p.add_argument("--log", required=True)
     a = p.parse_args(argv)
     allow = a.answer == "allow"
-    conn = Gio.DBusConnection.new_for_address_sync(
-        a.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
-        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
 
     def on_call(conn, sender, path, iface, method, params, inv):
         subject, action, details, flags, _ = params.unpack()
@@ -675,20 +688,64 @@ def cmd_polkit(argv):
                               "flags": flags}), file=f, flush=True)
         inv.return_value(GLib.Variant("((bba{ss}))", ((allow, False, {}),)))
 
-    node = Gio.DBusNodeInfo.new_for_xml(POLKIT_XML)
-    conn.register_object("/org/freedesktop/PolicyKit1/Authority", node.interfaces[0], on_call, None, None)
-    r = conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                       "RequestName", GLib.Variant("(su)", ("org.freedesktop.PolicyKit1", 4)),
-                       GLib.VariantType("(u)"), 0, -1, None)
-    if r.unpack()[0] != 1:
-        sys.exit("could not own org.freedesktop.PolicyKit1")
-    GLib.MainLoop().run()
+    serve(a.address, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+          POLKIT_XML, on_call)
+
+
+# ---- systemd stand-in: StartTransientUnit for scopes, as systemd does it on cgroup v2
+
+SYSTEMD_XML = """<node><interface name="org.freedesktop.systemd1.Manager">
+<method name="StartTransientUnit">
+<arg type="s" name="name" direction="in"/><arg type="s" name="mode" direction="in"/>
+<arg type="a(sv)" name="properties" direction="in"/><arg type="a(sa(sv))" name="aux" direction="in"/>
+<arg type="o" name="job" direction="out"/>
+</method></interface></node>"""
+
+
+def slice_path(unit):
+    """systemd.slice(5): a-b-c.slice is the cgroup a.slice/a-b.slice/a-b-c.slice."""
+    parts = unit[:-len(".slice")].split("-")
+    return "/".join("-".join(parts[:i + 1]) + ".slice" for i in range(len(parts)))
+
+
+def cmd_systemd(argv):
+    """The scope's cgroup made under --cgroup-root in the unit's slice, the PIDs moved into it.
+    With --freeze-file holding a PID, that process gets SIGSTOP first: the daemon made slow."""
+    import argparse
+    from gi.repository import GLib
+    p = argparse.ArgumentParser()
+    p.add_argument("--address", required=True)
+    p.add_argument("--cgroup-root", required=True)
+    p.add_argument("--freeze-file", required=True)
+    p.add_argument("--log", required=True)
+    a = p.parse_args(argv)
+    jobs = [0]
+
+    def on_call(conn, sender, path, iface, method, params, inv):
+        name, mode, props, aux = params.unpack()
+        props = dict(props)
+        with open(a.log, "a") as f:
+            print(json.dumps({"name": name, "mode": mode, "properties": props}), file=f, flush=True)
+        try:
+            with open(a.freeze_file) as f:
+                os.kill(int(f.read()), signal.SIGSTOP)
+        except FileNotFoundError:
+            pass
+        cg = os.path.join(a.cgroup_root, slice_path(props["Slice"]), name)
+        os.makedirs(cg, exist_ok=True)
+        for pid in props["PIDs"]:
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        jobs[0] += 1
+        inv.return_value(GLib.Variant("(o)", ("/org/freedesktop/systemd1/job/%d" % jobs[0],)))
+
+    serve(a.address, "org.freedesktop.systemd1", "/org/freedesktop/systemd1", SYSTEMD_XML, on_call)
 
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "polkit":
-        return cmd_polkit(args)
+    if cmd in ("polkit", "systemd"):
+        return {"polkit": cmd_polkit, "systemd": cmd_systemd}[cmd](args)
     return {"changed-after": cmd_changed_after, "signal-since": cmd_signal_since,
             "changed-since": cmd_changed_since, "reply-seen": cmd_reply_seen,
             "introspect-check": cmd_introspect_check,

@@ -5,13 +5,15 @@
 
 # cgroup_mount: cgroup2 at $KS_TMP/cgroup2 (KS_CG_ROOT): the machine's one hierarchy (a second
 # mount shows the same), whatever /sys/fs/cgroup is (v1, hybrid or unified).  The test's cgroups
-# go under KS_CG_BASE, removed at the end with the mount.
+# go under KS_CG_BASE, the cgroup of the slice unit KS_CG_SLICE (ks-ID.slice, in ks.slice as
+# systemd nests it), removed at the end with the mount.
 cgroup_mount() {
     KS_CG_ROOT=$KS_TMP/cgroup2
-    KS_CG_BASE=ks-$KS_ID.slice
+    KS_CG_SLICE=ks-$KS_ID
+    KS_CG_BASE=ks.slice/$KS_CG_SLICE.slice
     mkdir -p "$KS_CG_ROOT"
     mount -t cgroup2 none "$KS_CG_ROOT" || ks_die "cannot mount cgroup2"
-    mkdir "$KS_CG_ROOT/$KS_CG_BASE"
+    mkdir -p "$KS_CG_ROOT/$KS_CG_BASE"
     KS_CLEANUP+=(cgroup_unmount)
 }
 
@@ -26,6 +28,7 @@ cgroup_unmount() {
     while read -r dir; do
         wait_until 2 rmdir "$dir" 2>/dev/null || true
     done < <(find "$KS_CG_ROOT/$KS_CG_BASE" -depth -type d)
+    rmdir "$KS_CG_ROOT/ks.slice" 2>/dev/null || true  # unless another test's is in it
     umount "$KS_CG_ROOT"
 }
 
@@ -52,7 +55,7 @@ def host(n):
     return struct.unpack("<Q", struct.pack(">Q", n))[0] if n >= 1 << 32 else n
 for o in json.load(sys.stdin)["nftables"]:
     if "set" in o:
-        print(" ".join(str(host(e)) for e in sorted(map(int, o["set"].get("elem", [])))))'
+        print(" ".join(str(e) for e in sorted(host(int(e)) for e in o["set"].get("elem", []))))'
 }
 cgroup_set_is() { [[ $(cgroup_set_ids "$1") == "$2" ]]; }
 
@@ -64,3 +67,18 @@ expect_set() {
     wait_until 2 cgroup_set_is "$set" "$want" || true
     expect_eq "$desc" "$(cgroup_set_ids "$set")" "$want"
 }
+
+
+# systemd_start: a stand-in for systemd's StartTransientUnit on the test's bus (ksbus.py
+# systemd), making scopes under KS_CG_ROOT, for `killswitchctl exec`.  systemd_freeze PID: the
+# next StartTransientUnit stops PID (SIGSTOP) before it moves anything.
+systemd_start() {
+    KS_SYSTEMD_FREEZE=$KS_TMP/systemd.freeze
+    rm -f "$KS_SYSTEMD_FREEZE"
+    ks_spawn KS_SYSTEMD_PID "$KS_TMP/systemd.log" "$KS_PY" "$KS_BUSPY" systemd \
+        --address "$DBUS_SYSTEM_BUS_ADDRESS" --cgroup-root "$KS_CG_ROOT" \
+        --freeze-file "$KS_SYSTEMD_FREEZE" --log "$KS_TMP/systemd.calls"
+    wait_until 5 bus_has_name org.freedesktop.systemd1 || ks_die "systemd stand-in did not start"
+}
+systemd_freeze() { echo "$1" >"$KS_SYSTEMD_FREEZE"; }
+systemd_thaw() { rm -f "$KS_SYSTEMD_FREEZE"; }

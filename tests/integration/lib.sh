@@ -238,7 +238,6 @@ netns_add() {
     ip -n "$1" link set lo up
 }
 
-# in_ns NS CMD...
 # in_ns NS CMD...: with KS_IN_CGROUP set (lib-cgroup.sh), CMD also runs in that cgroup.
 in_ns() {
     local ns=$1; shift
@@ -460,8 +459,13 @@ tunnel_grew() { (($(count_tunnel) > $1)); }
 probe() {
     local ns=$1 proto=$2 dst=$3 port=$4; shift 4
     local out
-    out=$(in_ns "$ns" "$KS_PY" "$KS_NET" probe --proto "$proto" --dst "$dst" --port "$port" \
-          --sport "$KS_PROBE_PORT" "$@")
+    local cmd=("$KS_PY" "$KS_NET" probe --proto "$proto" --dst "$dst" --port "$port" --sport "$KS_PROBE_PORT" "$@")
+    # With KS_IN_EXEC (--exempt or --scoped), the probe runs through `killswitchctl exec`.
+    if [[ -n ${KS_IN_EXEC:-} ]]; then
+        out=$(in_ns "$ns" "$KILLSWITCHCTL" exec "$KS_IN_EXEC" -- "${cmd[@]}") || true
+    else
+        out=$(in_ns "$ns" "${cmd[@]}")
+    fi
     PROBE_SENT=0 PROBE_EPERM=0 PROBE_ERR=0 PROBE_REPLIED=0
     local kv
     for kv in $out; do

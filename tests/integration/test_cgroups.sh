@@ -7,12 +7,14 @@
 # a cgroup listed before it exists opens nothing until it appears, and is followed when it
 # goes and comes back; a process moved out loses the exemption for its new sockets; a daemon
 # killed with -9 leaves the exemption as it was and lets no new cgroup in.  Scope=cgroups:
-# only the scoped cgroups are held, the rest of the machine is untouched.
+# only the scoped cgroups are held, the rest of the machine is untouched.  killswitchctl exec,
+# against a stand-in for systemd's StartTransientUnit: the command starts in a scope of the
+# listed slice, and not before the daemon matches that slice (PresentCgroups).
 
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-bus.sh"
 source "$(dirname "$0")/lib-cgroup.sh"
-ks_init test_cgroups
+ks_bus_init test_cgroups
 cgroup_mount
 topo_create
 tunnel_up
@@ -45,6 +47,7 @@ ks_step "ExemptCgroups names $exempt before it exists: it opens nothing"
 daemon_apply "$state" Enabled=true "Tunnel=$KS_WG_CLI" "Endpoint=$KS_SRV_V4 $KS_WG_PORT udp" \
     "ExemptCgroup=$exempt"
 expect_set "the exempt set is empty" exempt_cgroups ""
+wait_prop PresentCgroups "[]"
 outside_blocked "no exemption yet, $other" "$other"
 KS_IN_CGROUP=$other expect_arrives "the tunnel still carries $other's traffic" "$KS_CLI" udp \
     "$KS_INET_V4" 9 tun
@@ -52,6 +55,7 @@ KS_IN_CGROUP=$other expect_arrives "the tunnel still carries $other's traffic" "
 ks_step "the cgroup appears: the daemon adds it, its processes reach outside, no one else"
 cgroup_make "$exempt"
 expect_set "the daemon added $exempt's id" exempt_cgroups "$exempt"
+wait_prop PresentCgroups "[\"$exempt\"]"
 outside_arrives "exempt" "$exempt"
 outside_blocked "not exempt, $other" "$other"
 KS_IN_CGROUP=$exempt probe "$KS_CLI" icmp "$KS_SRV_V4" 0 --count 3 --timeout 1 --until-reply
@@ -80,8 +84,10 @@ cgroup_remove "$exempt/sub/deeper"
 cgroup_remove "$exempt/sub"
 cgroup_remove "$exempt"
 expect_set "the exempt set is empty again" exempt_cgroups ""
+wait_prop PresentCgroups "[]"
 cgroup_make "$exempt"
 expect_set "the new $exempt is added" exempt_cgroups "$exempt"
+wait_prop PresentCgroups "[\"$exempt\"]"
 outside_arrives "exempt again" "$exempt"
 
 ks_step "killswitchctl verify: the table, exempt cgroup's id included, is what the settings ask"
@@ -99,6 +105,20 @@ expect_eq "exempt add of an absolute path: invalid arguments (5)" "$rc" 5
 expect_ok "exempt remove $other" "$KILLSWITCHCTL" exempt remove "$other"
 outside_blocked "no longer exempt, $other" "$other"
 
+ks_step "killswitchctl exec --exempt: a scope in the listed slice, exempt from its first packet"
+systemd_start
+xslice=$KS_CG_SLICE-exempt.slice
+xpath=$KS_CG_BASE/$xslice
+expect_ok "exempt add --slice=$xslice" "$KILLSWITCHCTL" exempt add --slice="$xslice"
+expect_eq "the slice's cgroup path is listed" "$("$KILLSWITCHCTL" exempt list </dev/null | tail -n 1)" "$xpath"
+KS_IN_EXEC=--exempt expect_arrives "exec --exempt" "$KS_CLI" udp "$KS_SRV_V4" 9 veth
+KS_IN_EXEC=--exempt expect_arrives "exec --exempt" "$KS_CLI" udp "$KS_SRV_V6" 9 veth
+expect_ok "systemd was asked for a scope in $xslice holding the caller" \
+    grep -q "\"Slice\": \"$xslice\", \"PIDs\": \[[0-9]*\]" "$KS_TMP/systemd.calls"
+wait_prop PresentCgroups "[\"$exempt\",\"$xpath\"]"
+KS_IN_EXEC=--scoped probe "$KS_CLI" udp "$KS_SRV_V4" 9 --count 1 --timeout 0.1
+expect_eq "exec --scoped with no slice in ScopedCgroups: the command does not run (no output)" "$PROBE_LINE" ""
+
 ks_step "kill -9 of the daemon: the exemption stays as it was; a cgroup made meanwhile is not let in"
 ks_stop_pid "$KS_DAEMON_PID" KILL
 KS_DAEMON_PID=
@@ -108,7 +128,7 @@ cgroup_remove "$exempt"
 cgroup_make "$exempt"
 outside_blocked "$exempt made again while the daemon is dead" "$exempt"
 start_daemon "$KS_CLI" "$state"
-expect_set "the restarted daemon adds it" exempt_cgroups "$exempt"
+expect_set "the restarted daemon adds it" exempt_cgroups "$exempt" "$xpath"
 outside_arrives "exempt, daemon restarted" "$exempt"
 
 ks_step "Scope=cgroups: only the scoped cgroup is held; the rest of the machine is untouched"
@@ -118,6 +138,7 @@ daemon_apply "$state" Enabled=true "Tunnel=$KS_WG_CLI" "Endpoint=$KS_SRV_V4 $KS_
 outside_arrives "unscoped, $other" "$other"
 cgroup_make "$scoped"
 expect_set "the daemon added $scoped's id" scoped_cgroups "$scoped"
+wait_prop PresentCgroups "[\"$scoped\"]"
 outside_blocked "scoped" "$scoped"
 KS_IN_CGROUP=$scoped expect_arrives "scoped, into the tunnel" "$KS_CLI" udp "$KS_INET_V4" 9 tun
 cgroup_make "$scoped/child.scope"
@@ -125,5 +146,29 @@ outside_blocked "scoped, a cgroup below" "$scoped/child.scope"
 rc=0; "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
 expect_eq "verify passes with Scope=cgroups (its probes are not scoped: a warning)" "$rc" 0
 expect_ok "verify says what Scope=cgroups holds" grep -q "Scope cgroups" "$KS_TMP/verify.out"
+
+ks_step "killswitchctl exec --scoped: the command starts only once the daemon matches the slice"
+sslice=$KS_CG_SLICE-scoped.slice
+spath=$KS_CG_BASE/$sslice
+printf '{"ScopedCgroups": ["%s", "%s"]}' "$scoped" "$spath" >"$KS_TMP/scoped.json"
+expect_ok "ScopedCgroups gets the slice $sslice" "$KILLSWITCHCTL" apply "$KS_TMP/scoped.json"
+# systemd makes the slice, and the daemon is frozen before it can see it: a process in the slice
+# leaves unheld (the control), and exec, waiting for the daemon to match the slice, never starts
+# its command.
+systemd_freeze "$KS_DAEMON_PID"
+counters_reset
+# Ports 10 and 11: the connection to port 9 is one the scoped probes above marked (the mark, once
+# set, stays with the connection and holds whoever sends on it).
+KS_IN_EXEC=--scoped probe "$KS_CLI" udp "$KS_SRV_V4" 11 --count 3 --timeout 0.1
+expect_eq "daemon frozen: exec --scoped does not start the command (no probe output)" "$PROBE_LINE" ""
+expect_zero "daemon frozen: datagrams of exec --scoped at the server" "$(count veth_probe4)"
+systemd_thaw
+cgroup_make "$spath/control.scope"
+KS_IN_CGROUP=$spath/control.scope expect_arrives \
+    "control: daemon frozen, a process in the new slice is not held yet" "$KS_CLI" udp "$KS_SRV_V4" 10 veth
+kill -CONT "$KS_DAEMON_PID"
+wait_prop PresentCgroups "[\"$scoped\",\"$spath\"]"
+KS_IN_EXEC=--scoped expect_blocked "exec --scoped, the daemon back" "$KS_CLI" udp "$KS_SRV_V4" 9
+KS_IN_EXEC=--scoped expect_arrives "exec --scoped, into the tunnel" "$KS_CLI" udp "$KS_INET_V4" 9 tun
 
 ks_finish

@@ -71,10 +71,52 @@ TEST(level) {
         ASSERT_EQ(cgroup_path_level(""), 0);
 }
 
+TEST(slices) {
+        static const struct {
+                const char *unit, *path;
+        } good[] = {
+                {"system.slice", "system.slice"},
+                {"killswitch-exempt.slice", "killswitch.slice/killswitch-exempt.slice"},
+                {"a-b-c.slice", "a.slice/a-b.slice/a-b-c.slice"},
+                {"user-1000.slice", "user.slice/user-1000.slice"},
+                {"app\\x2dx.slice", "app\\x2dx.slice"}, /* an escaped '-' does not nest */
+        };
+        static const char *const bad_units[] = {
+                "", ".slice", "-.slice", "-a.slice", "a-.slice", "a--b.slice", "a.service",
+                "a/b.slice", "a b.slice", "slice", "a.slice.x",
+        };
+        static const char *const not_slices[] = {
+                "system.slice/ssh.service", "user.slice/user-1000.slice/app.slice",
+                "a-b.slice", "b.slice/a-b.slice", "a.slice/a-b.slice/x", "a.slice/b.slice",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_(freep) char *path = NULL, *unit = NULL;
+
+                ASSERT_EQ(cgroup_path_from_slice(good[i].unit, &path), 0);
+                ASSERT_STREQ(path, good[i].path);
+                ASSERT_EQ(cgroup_path_to_slice(good[i].path, &unit), 0);
+                ASSERT_STREQ(unit, good[i].unit);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad_units); i++) {
+                char *path = NULL;
+
+                ASSERT_EQ(cgroup_path_from_slice(bad_units[i], &path), -EINVAL);
+                ASSERT(!path);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(not_slices); i++) {
+                char *unit = NULL;
+
+                ASSERT_EQ(cgroup_path_to_slice(not_slices[i], &unit), -EINVAL);
+                ASSERT(!unit);
+        }
+}
+
 int main(void) {
         RUN(good_paths);
         RUN(bad_paths);
         RUN(too_long);
         RUN(level);
+        RUN(slices);
         return 0;
 }
