@@ -135,7 +135,7 @@ w("[tam]  daemon with --protection=monitor   [fp] footprint and start-up")
 w("```")
 w("")
 w("The machine's own network namespace is never touched, and the traffic never leaves the")
-w("namespaces. `--phases apply,scale,packet,packetprofile,reaction,boot,footprint,profile` runs a")
+w("namespaces. `--phases apply,scale,packet,packetprofile,cgroups,reaction,boot,footprint,profile` runs a")
 w("subset; `--raw FILE` keeps every sample, `--results FILE` the results (for `--render`).")
 w("")
 
@@ -766,6 +766,37 @@ if PP_PATHS:
             where = ", ".join("%s %s %s: %.0f" % (pa, g, h, x) for pa, g, h, x in sorted(rows_b[f]))
             w("| `%s` | %s | %s |" % (f, BACKEND_OF.get(f, "?"), where))
         w("")
+
+CG_VARIANTS = [("ours", "no cgroup listed (the table above, %s endpoints)" % fmt_int(small)),
+               ("exempt_1", "`ExemptCgroups`: 1 cgroup, not the sender's"),
+               ("exempt_many", "`ExemptCgroups`: %s cgroups at 4 levels, not the sender's"),
+               ("exempt_sender", "`ExemptCgroups`: the sender's cgroup (exempt)"),
+               ("scoped_sender", "`Scope=cgroups`, %s cgroups, the sender's among them (held)"),
+               ("scoped_other", "`Scope=cgroups`, %s cgroups, not the sender's (let go)")]
+cg_base = bmed("cg", "ours")
+if cg_base is not None:
+    many = fmt_int(num("cgroups.many") or 100)
+    w("### Per-application rules")
+    w("")
+    w("CPU per 64-byte packet of the sending thread, as above (`ks-bench blast` over veth to the")
+    w("server's discard port, an endpoint, %s/s), with cgroups listed (`docs/per-app.md`). The" % fmt_int(num("blast.rate_veth") or 0))
+    w("sender runs in a cgroup of its own; the listed cgroups exist (their ids are in the sets).")
+    w("Median over %s rounds, the variants in a different order each round." % fmt_int(num("cgroups.rounds") or 1))
+    w("")
+    w("| variant | CPU per packet | against no cgroup listed |")
+    w("|---|---|---|")
+    for v, title in CG_VARIANTS:
+        x = bmed("cg", v)
+        if x is None:
+            continue
+        title = title.replace("%s", many)
+        w("| %s | %.0f ns | %s |" % (title, x, "—" if v == "ours" else "%+.0f ns (%+.1f%%)" % (x - cg_base, (x - cg_base) / cg_base * 100)))
+    w("")
+    w("A packet of a socket outside the listed cgroups meets one `socket cgroupv2 level N` rule per")
+    w("level in use (one lookup each, in a hash set of 64-bit ids); the number of cgroups at a level")
+    w("does not matter. An exempt socket's packet leaves by `exempt_out` before the endpoint checks.")
+    w("Differences of a few percent are within what these rounds vary by.")
+    w("")
 
 if t_down is not None or wg_missed is not None or tr is not None:
     w("### Reaction")
