@@ -109,6 +109,36 @@ int ctl_call(Ctl *c, sd_bus_message *m, sd_bus_message **ret_reply) {
         return CTL_EXIT_OK;
 }
 
+int ctl_get_property(Ctl *c, const char *property, const char *type, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = ctl_method_new(c, "org.freedesktop.DBus.Properties", "Get", &m);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = sd_bus_message_append(m, "ss", KS_BUS_INTERFACE, property);
+        if (r < 0)
+                return ctl_append_error(property, r);
+        r = ctl_call(c, m, &reply);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'v', type);
+        if (r < 0)
+                return ctl_reply_error(property, r);
+        *ret = TAKE_PTR(reply);
+        return CTL_EXIT_OK;
+}
+
+int ctl_get_strv(Ctl *c, const char *property, char ***ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = ctl_get_property(c, property, "as", &reply);
+
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = sd_bus_message_read_strv(reply, ret);
+        return r < 0 ? ctl_reply_error(property, r) : CTL_EXIT_OK;
+}
+
 int ctl_call_simple(Ctl *c, const char *member) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;

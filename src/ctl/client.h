@@ -17,6 +17,11 @@ int ctl_method_new(Ctl *c, const char *interface, const char *member, sd_bus_mes
 /* Sends m and waits for the reply; on an error reply prints "NAME: message". */
 int ctl_call(Ctl *c, sd_bus_message *m, sd_bus_message **ret_reply);
 
+/* Properties.Get of one of the daemon's properties: the reply, entered into the variant of
+ * D-Bus type 'type'; ctl_get_strv() reads an "as" whole. */
+int ctl_get_property(Ctl *c, const char *property, const char *type, sd_bus_message **ret);
+int ctl_get_strv(Ctl *c, const char *property, char ***ret);
+
 /* Call member of the daemon's interface with no arguments. */
 int ctl_call_simple(Ctl *c, const char *member);
 

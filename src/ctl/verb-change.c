@@ -93,7 +93,6 @@ int verb_tunnel(Ctl *c, int argc _unused_, char **argv) {
 
 /* exempt add|remove PATH, exempt list: ExemptCgroups, a path at a time (docs/per-app.md). */
 int verb_exempt(Ctl *c, int argc, char **argv) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
         if (strcmp(argv[1], "list") == 0) {
@@ -101,20 +100,9 @@ int verb_exempt(Ctl *c, int argc, char **argv) {
 
                 if (argc != 2 || c->slice)
                         return ctl_usage_error(argv[0], "list takes no argument");
-                r = ctl_method_new(c, "org.freedesktop.DBus.Properties", "Get", &m);
+                r = ctl_get_strv(c, "ExemptCgroups", &paths);
                 if (r != CTL_EXIT_OK)
                         return r;
-                r = sd_bus_message_append(m, "ss", KS_BUS_INTERFACE, "ExemptCgroups");
-                if (r < 0)
-                        return ctl_append_error(argv[0], r);
-                r = ctl_call(c, m, &reply);
-                if (r != CTL_EXIT_OK)
-                        return r;
-                r = sd_bus_message_enter_container(reply, 'v', "as");
-                if (r >= 0)
-                        r = sd_bus_message_read_strv(reply, &paths);
-                if (r < 0)
-                        return ctl_reply_error("ExemptCgroups", r);
                 for (char **p = paths; p && *p; p++)
                         puts(*p);
                 return CTL_EXIT_OK;

@@ -25,36 +25,6 @@
 #define POLL_USEC (10 * 1000ULL)
 #define CALL_TIMEOUT_USEC (3 * 1000 * 1000ULL)
 
-static int daemon_get(Ctl *c, const char *property, const char *type, sd_bus_message **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        int r;
-
-        r = ctl_method_new(c, "org.freedesktop.DBus.Properties", "Get", &m);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = sd_bus_message_append(m, "ss", KS_BUS_INTERFACE, property);
-        if (r < 0)
-                return ctl_append_error("exec", r);
-        r = ctl_call(c, m, &reply);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = sd_bus_message_enter_container(reply, 'v', type);
-        if (r < 0)
-                return ctl_reply_error(property, r);
-        *ret = TAKE_PTR(reply);
-        return CTL_EXIT_OK;
-}
-
-static int daemon_get_strv(Ctl *c, const char *property, char ***ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r = daemon_get(c, property, "as", &reply);
-
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = sd_bus_message_read_strv(reply, ret);
-        return r < 0 ? ctl_reply_error(property, r) : CTL_EXIT_OK;
-}
-
 static bool strv_contains(char **l, const char *s) {
         for (char **p = l; p && *p; p++)
                 if (strcmp(*p, s) == 0)
@@ -144,7 +114,7 @@ static int moved(Ctl *c _unused_, const char *path) {
 static int daemon_follows(Ctl *c, const char *path) {
         _cleanup_(strv_freep) char **present = NULL;
 
-        if (daemon_get_strv(c, "PresentCgroups", &present) != CTL_EXIT_OK)
+        if (ctl_get_strv(c, "PresentCgroups", &present) != CTL_EXIT_OK)
                 return -1;
         return strv_contains(present, path);
 }
@@ -193,16 +163,16 @@ int verb_exec(Ctl *c, int argc, char **argv) {
                 return r;
         (void)sd_bus_set_method_call_timeout(bus, CALL_TIMEOUT_USEC);
 
-        r = daemon_get(c, "Enabled", "b", &reply);
+        r = ctl_get_property(c, "Enabled", "b", &reply);
         if (r == CTL_EXIT_OK && sd_bus_message_read(reply, "b", &enabled) < 0)
                 r = ctl_reply_error("Enabled", -EBADMSG);
         reply = sd_bus_message_unref(reply);
         if (r == CTL_EXIT_OK)
-                r = daemon_get(c, "Scope", "s", &reply);
+                r = ctl_get_property(c, "Scope", "s", &reply);
         if (r == CTL_EXIT_OK && sd_bus_message_read(reply, "s", &scope_mode) < 0)
                 r = ctl_reply_error("Scope", -EBADMSG);
         if (r == CTL_EXIT_OK)
-                r = daemon_get_strv(c, list, &paths);
+                r = ctl_get_strv(c, list, &paths);
         if (r != CTL_EXIT_OK)
                 return r;
         /* The promise of --scoped is "held to the tunnel": with nothing in force, refuse. */
