@@ -92,9 +92,9 @@ static void on_settings_changed(void *userdata, const Settings *old, Protection 
         CHANGED(PROP_EXEMPT_CGROUPS, !cgroup_list_equal(&old->exempt_cgroups, &s->exempt_cgroups));
         CHANGED(PROP_SCOPED_CGROUPS, !cgroup_list_equal(&old->scoped_cgroups, &s->scoped_cgroups));
         /* A path leaving a list leaves PresentCgroups, even when its id stays in the other. */
-        CHANGED(PROP_PRESENT_CGROUPS, !cgroup_list_equal(&old->exempt_cgroups, &s->exempt_cgroups) ||
-                                              !cgroup_list_equal(&old->scoped_cgroups,
-                                                                 &s->scoped_cgroups));
+        CHANGED(PROP_PRESENT_CGROUPS,
+                !cgroup_list_equal(&old->exempt_cgroups, &s->exempt_cgroups) ||
+                        !cgroup_list_equal(&old->scoped_cgroups, &s->scoped_cgroups));
 #undef CHANGED
         queue_changes(b, mask);
 }

@@ -424,7 +424,8 @@ static int present_cgroups_push(Manager *m, const CgroupList *l, const uint64_t 
         for (size_t i = 0; i < l->n; i++) {
                 uint64_t id;
 
-                if (m->cgroup_root_fd < 0 || cgroup_lookup_id(m->cgroup_root_fd, l->paths[i], &id) < 0 ||
+                if (m->cgroup_root_fd < 0 ||
+                    cgroup_lookup_id(m->cgroup_root_fd, l->paths[i], &id) < 0 ||
                     !cgroup_ids_contain(ids, n_ids, id))
                         continue;
                 if (strv_push(strv, n, l->paths[i]) < 0)

@@ -92,8 +92,8 @@ static const char slice_suffix[] = ".slice";
 
 /* The length of 'name' without ".slice", or 0 if it does not end so. */
 static size_t slice_prefix_len(const char *name, size_t n) {
-        if (n <= SLICE_SUFFIX_LEN || memcmp(name + n - SLICE_SUFFIX_LEN, slice_suffix,
-                                            SLICE_SUFFIX_LEN) != 0)
+        if (n <= SLICE_SUFFIX_LEN ||
+            memcmp(name + n - SLICE_SUFFIX_LEN, slice_suffix, SLICE_SUFFIX_LEN) != 0)
                 return 0;
         return n - SLICE_SUFFIX_LEN;
 }
@@ -116,8 +116,8 @@ int cgroup_path_from_slice(const char *unit, char **ret) {
         len = 0;
         for (size_t i = 0; i <= n; i++)
                 if (i == n || unit[i] == '-')
-                        len += (size_t)sprintf(path + len, "%s%.*s%s", len ? "/" : "", (int)i,
-                                               unit, slice_suffix);
+                        len += (size_t)sprintf(path + len, "%s%.*s%s", len ? "/" : "", (int)i, unit,
+                                               slice_suffix);
         *ret = path;
         return 0;
 }

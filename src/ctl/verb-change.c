@@ -117,8 +117,10 @@ int verb_exempt(Ctl *c, int argc, char **argv) {
                 if (r == -ENOMEM)
                         return ctl_append_error(argv[0], r);
                 if (r < 0)
-                        return ctl_usage_error(argv[0], "'%s' is not a slice unit name "
-                                               "(such as killswitch-exempt.slice)", c->slice);
+                        return ctl_usage_error(argv[0],
+                                               "'%s' is not a slice unit name "
+                                               "(such as killswitch-exempt.slice)",
+                                               c->slice);
                 args[2] = path;
                 return call_add_remove(c, args, "AddExemptCgroup", "RemoveExemptCgroup");
         }

@@ -82,12 +82,16 @@ TEST(slices) {
                 {"app\\x2dx.slice", "app\\x2dx.slice"}, /* an escaped '-' does not nest */
         };
         static const char *const bad_units[] = {
-                "", ".slice", "-.slice", "-a.slice", "a-.slice", "a--b.slice", "a.service",
-                "a/b.slice", "a b.slice", "slice", "a.slice.x",
+                "",          ".slice",    "-.slice",   "-a.slice", "a-.slice",  "a--b.slice",
+                "a.service", "a/b.slice", "a b.slice", "slice",    "a.slice.x",
         };
         static const char *const not_slices[] = {
-                "system.slice/ssh.service", "user.slice/user-1000.slice/app.slice",
-                "a-b.slice", "b.slice/a-b.slice", "a.slice/a-b.slice/x", "a.slice/b.slice",
+                "system.slice/ssh.service",
+                "user.slice/user-1000.slice/app.slice",
+                "a-b.slice",
+                "b.slice/a-b.slice",
+                "a.slice/a-b.slice/x",
+                "a.slice/b.slice",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {

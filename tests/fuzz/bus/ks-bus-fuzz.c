@@ -101,14 +101,14 @@ typedef struct Property {
 } Property;
 
 static const Property properties[] = {
-        {"Enabled", "b", false},      {"Persistent", "b", true},
-        {"Tunnels", "as", false},     {"Endpoints", "a(sqs)", false},
-        {"EndpointMark", "u", false}, {"AllowLan", "b", true},
-        {"AllowDhcp", "b", true},     {"EndpointAnyUser", "b", true},
-        {"TunnelUp", "b", false},     {"ActiveTunnels", "as", false},
-        {"LanSubnets", "as", false},  {"BlockedPackets", "t", false},
-        {"Protection", "s", false},   {"Version", "s", false},
-        {"Scope", "s", false},        {"ExemptCgroups", "as", false},
+        {"Enabled", "b", false},        {"Persistent", "b", true},
+        {"Tunnels", "as", false},       {"Endpoints", "a(sqs)", false},
+        {"EndpointMark", "u", false},   {"AllowLan", "b", true},
+        {"AllowDhcp", "b", true},       {"EndpointAnyUser", "b", true},
+        {"TunnelUp", "b", false},       {"ActiveTunnels", "as", false},
+        {"LanSubnets", "as", false},    {"BlockedPackets", "t", false},
+        {"Protection", "s", false},     {"Version", "s", false},
+        {"Scope", "s", false},          {"ExemptCgroups", "as", false},
         {"ScopedCgroups", "as", false}, {"PresentCgroups", "as", false},
 };
 
