@@ -139,6 +139,22 @@ int ctl_get_strv(Ctl *c, const char *property, char ***ret) {
         return r < 0 ? ctl_reply_error(property, r) : CTL_EXIT_OK;
 }
 
+int ctl_get_basic(Ctl *c, const char *property, char type, void *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char signature[2] = {type, 0};
+        const char *s;
+        int r = ctl_get_property(c, property, signature, &reply);
+
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = sd_bus_message_read_basic(reply, type, type == 's' ? (void *)&s : ret);
+        if (r <= 0)
+                return ctl_reply_error(property, r < 0 ? r : -EBADMSG);
+        if (type == 's' && !(*(char **)ret = strdup(s)))
+                return ctl_reply_error(property, -ENOMEM);
+        return CTL_EXIT_OK;
+}
+
 int ctl_call_simple(Ctl *c, const char *member) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;

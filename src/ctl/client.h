@@ -21,6 +21,9 @@ int ctl_call(Ctl *c, sd_bus_message *m, sd_bus_message **ret_reply);
  * D-Bus type 'type'; ctl_get_strv() reads an "as" whole. */
 int ctl_get_property(Ctl *c, const char *property, const char *type, sd_bus_message **ret);
 int ctl_get_strv(Ctl *c, const char *property, char ***ret);
+/* A property of a basic D-Bus type ('b' into an int, 't' into a uint64_t...); 's' is copied
+ * into a string the caller frees. */
+int ctl_get_basic(Ctl *c, const char *property, char type, void *ret);
 
 /* Call member of the daemon's interface with no arguments. */
 int ctl_call_simple(Ctl *c, const char *member);
