@@ -131,8 +131,12 @@ static const Verb verbs[] = {
          "of this machine's addresses, that packets claiming to come from an endpoint are\n"
          "accepted only as replies, that raw frames (AF_PACKET) sent on every link outside\n"
          "the tunnels are dropped, and that the boot will install the same table.\n"
-         "Prints one line per check; exits 1 if any check failed. A warning (Persistent\n"
-         "off) does not fail unless --strict is given.\n\n"
+         "With ExemptCgroups or Scope cgroups, it then starts a process of its own in the\n"
+         "first listed slice (through systemd) and proves the rules live: the exempt\n"
+         "process gets out where this one is refused, the scoped one is refused where\n"
+         "this one is not. Prints one line per check; exits 1 if any check failed. A\n"
+         "warning (Persistent off, a check that could not be tried) does not fail unless\n"
+         "--strict is given.\n\n"
          "  --json     print the checks as a JSON array\n"
          "  --strict   exit 1 on warnings too\n"},
         {"help", 0, 1, 0, verb_help, "help [COMMAND]", "Show this help, or a command's", ""},

@@ -23,7 +23,8 @@
 #              a transient scope inside the slice the settings list (made by that first exec),
 #              and only once killswitchd has that slice in its table; the exempt command's
 #              datagrams arrive where root's shell is refused, and with Scope=cgroups the scoped
-#              command's are refused where root's shell gets through.
+#              command's are refused where root's shell gets through; killswitchctl verify proves
+#              both with a process of its own in each slice.
 #   package    the Debian package (scripts/package) instead of cmake --install: installed with
 #              apt-get in the booted container, configured with the README's "Using it"
 #              commands word for word, rebooted (the table in force before networking, then
@@ -827,11 +828,13 @@ verdict_exec() {
                 has exec exempt-cgroup '^0::/killswitch.slice/killswitch-exempt.slice/killswitch-exempt-[0-9]*.scope$'
         expect "exec --exempt: the slice exec made is in PresentCgroups ($(record exec present-after-exempt))" \
                 has exec present-after-exempt '"killswitch.slice/killswitch-exempt.slice"'
+        expect "verify: a process in the exempt slice gets out where verify is refused ($(grep exempt-app "$LOGS/exec/verify-exempt"))" \
+                eval 'status_is verify-exempt 0 && has exec verify-exempt "^\[ ok \] exempt-app .* sent 1 probe(s)"'
         expect "exec: the command's exit status is exec's (7: $(record exec exit-status.status))" \
                 status_is exit-status 7
         expect "exec: a command that does not exist: exit status 127 ($(record exec not-found.status))" \
                 status_is not-found 127
-        expect "exec: no scope is left once the commands ended" \
+        expect "exec, verify: no scope is left once the commands ended" \
                 test ! -s "$LOGS/exec/exempt-unit"
         expect "exempt add --slice: the slice's cgroup path is listed" \
                 has exec exempt-list '^killswitch.slice/killswitch-other.slice$'
@@ -842,6 +845,10 @@ verdict_exec() {
                 none_left scoped 203.0.113.9:9003
         expect "exec --scoped: the command runs in a scope inside the listed slice ($(record exec scoped-cgroup))" \
                 has exec scoped-cgroup '^0::/killswitch.slice/killswitch-scoped.slice/killswitch-scoped-[0-9]*.scope$'
+        expect "verify: a process in the scoped slice is refused, verify is not ($(grep scoped-app "$LOGS/exec/verify-scoped"))" \
+                eval 'status_is verify-scoped 0 && has exec verify-scoped "^\[ ok \] scoped-app .* refused 1 probe(s) .* sent 1$"'
+        expect "verify: at the gateway, its datagrams: the exempt process's, and verify's own in scoped mode ($(wire 192.0.2.1:9))" \
+                eval '[[ $(wire 192.0.2.1:9) == 2 ]]'
         expect "exec --scoped, daemon frozen, slice new: the command is not started ($(record exec late-run)); $(counts late 203.0.113.9:9004)" \
                 eval 'status_is late-run 1 && [[ ! -e $LOGS/exec/send-late && $(wire 203.0.113.9:9004) == 0 ]]'
         expect "exec --scoped: no slice in ScopedCgroups: not found (6), the command not run ($(record exec no-slice))" \

@@ -9,7 +9,8 @@
 # killed with -9 leaves the exemption as it was and lets no new cgroup in.  Scope=cgroups:
 # only the scoped cgroups are held, the rest of the machine is untouched.  killswitchctl exec,
 # against a stand-in for systemd's StartTransientUnit: the command starts in a scope of the
-# listed slice, and not before the daemon matches that slice (PresentCgroups).
+# listed slice, and not before the daemon matches that slice (PresentCgroups).  killswitchctl
+# verify puts a process of its own into each listed slice and proves both modes live.
 
 set -euo pipefail
 source "$(dirname "$0")/lib-bus.sh"
@@ -91,9 +92,12 @@ wait_prop PresentCgroups "[\"$exempt\"]"
 outside_arrives "exempt again" "$exempt"
 
 ks_step "killswitchctl verify: the table, exempt cgroup's id included, is what the settings ask"
-rc=0; "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+# verify sends probes of its own: always from inside the client's namespace.
+rc=0; in_ns "$KS_CLI" "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
 expect_eq "verify passes with an exempt cgroup" "$rc" 0
 expect_ok "verify names the exempt cgroup" grep -q "1 of 1 exempt cgroup" "$KS_TMP/verify.out"
+expect_ok "no slice listed: the live exempt check is not tried (a warning)" \
+    grep -q "^\[warn\] exempt-app  *not tried: ExemptCgroups names no slice" "$KS_TMP/verify.out"
 
 ks_step "killswitchctl exempt add, list, remove"
 expect_eq "exempt list" "$("$KILLSWITCHCTL" exempt list </dev/null)" "$exempt"
@@ -116,6 +120,43 @@ KS_IN_EXEC=--exempt expect_arrives "exec --exempt" "$KS_CLI" udp "$KS_SRV_V6" 9 
 expect_ok "systemd was asked for a scope in $xslice holding the caller" \
     grep -q "\"Slice\": \"$xslice\", \"PIDs\": \[[0-9]*\]" "$KS_TMP/systemd.calls"
 wait_prop PresentCgroups "[\"$exempt\",\"$xpath\"]"
+
+ks_step "killswitchctl verify tries the exemption with a live process in $xslice"
+# The process in the slice and verify itself each send a datagram per family to 192.0.2.1 and
+# 2001:db8::1 on vethc: the server must count the exempt one's, and only it (leak counters).
+counters_reset
+rc=0; in_ns "$KS_CLI" "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+expect_eq "verify passes" "$rc" 0
+expect_ok "exempt-app: the process in the slice got out where verify was refused" \
+    grep -q "^\[ ok \] exempt-app  *a process in $xpath sent 2 probe(s)" "$KS_TMP/verify.out"
+expect_eq "at the server: one datagram per family, the exempt process's" \
+    "$(count leak4_udp leak6_udp)" 2
+expect_ok "systemd was asked for a scope in $xslice for the probes" \
+    grep -q "\"name\": \"killswitch-verify-exempt-[0-9]*.scope\".*\"Slice\": \"$xslice\"" \
+    "$KS_TMP/systemd.calls"
+# Something other than the kill switch refuses the exempt process: verify must say so and fail.
+in_ns "$KS_CLI" nft -f - <<EOF
+table inet ksforeign {
+    chain output {
+        type filter hook output priority 10; policy accept;
+        ip daddr 192.0.2.1 udp dport 9 drop
+        ip6 daddr 2001:db8::1 udp dport 9 drop
+    }
+}
+EOF
+rc=0; in_ns "$KS_CLI" "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+in_ns "$KS_CLI" nft delete table inet ksforeign
+expect_eq "control: another firewall refuses the exempt process: verify fails" "$rc" 1
+expect_ok "control: exempt-app says the refusal was not the kill switch's" \
+    grep -q "^\[FAIL\] exempt-app  *4 probe(s) refused, but not by the kill switch" \
+    "$KS_TMP/verify.out"
+# Without systemd, no process can be put into the slice: not proven, a warning (--strict: 1).
+rc=0; in_ns "$KS_CLI" env DBUS_SYSTEM_BUS_ADDRESS=unix:path=$KS_TMP/no-such-bus \
+    "$KILLSWITCHCTL" --address="$DBUS_SYSTEM_BUS_ADDRESS" verify --strict \
+    >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+expect_eq "systemd unreachable: verify --strict fails on the warning" "$rc" 1
+expect_ok "systemd unreachable: exempt-app not tried" \
+    grep -q "^\[warn\] exempt-app  *not tried: systemd is not reachable" "$KS_TMP/verify.out"
 KS_IN_EXEC=--scoped probe "$KS_CLI" udp "$KS_SRV_V4" 9 --count 1 --timeout 0.1
 expect_eq "exec --scoped with no slice in ScopedCgroups: the command does not run (no output)" "$PROBE_LINE" ""
 
@@ -143,7 +184,7 @@ outside_blocked "scoped" "$scoped"
 KS_IN_CGROUP=$scoped expect_arrives "scoped, into the tunnel" "$KS_CLI" udp "$KS_INET_V4" 9 tun
 cgroup_make "$scoped/child.scope"
 outside_blocked "scoped, a cgroup below" "$scoped/child.scope"
-rc=0; "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+rc=0; in_ns "$KS_CLI" "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
 expect_eq "verify passes with Scope=cgroups (its probes are not scoped: a warning)" "$rc" 0
 expect_ok "verify says what Scope=cgroups holds" grep -q "Scope cgroups" "$KS_TMP/verify.out"
 
@@ -170,5 +211,16 @@ kill -CONT "$KS_DAEMON_PID"
 wait_prop PresentCgroups "[\"$scoped\",\"$spath\"]"
 KS_IN_EXEC=--scoped expect_blocked "exec --scoped, the daemon back" "$KS_CLI" udp "$KS_SRV_V4" 9
 KS_IN_EXEC=--scoped expect_arrives "exec --scoped, into the tunnel" "$KS_CLI" udp "$KS_INET_V4" 9 tun
+
+ks_step "killswitchctl verify tries Scope=cgroups with a live process in $sslice"
+# The scoped process must be refused on vethc, verify itself (not scoped) not: the server counts
+# verify's datagrams and nothing of the scoped one's.
+counters_reset
+rc=0; in_ns "$KS_CLI" "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?
+expect_eq "verify passes" "$rc" 0
+expect_ok "scoped-app: the process in the slice was refused, verify was not" \
+    grep -q "^\[ ok \] scoped-app  *a process in $spath was refused 2 probe(s) outside the tunnels; this one, not scoped, sent 2" \
+    "$KS_TMP/verify.out"
+expect_eq "at the server: one datagram per family, verify's own" "$(count leak4_udp leak6_udp)" 2
 
 ks_finish
