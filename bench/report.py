@@ -715,7 +715,7 @@ if PP_PATHS:
         w("| function | ours, %s | empty chains + conntrack | empty chains |" % fmt_int(big))
         w("|---|---|---|---|")
         funcs = sorted({k[3] for k in PP if k[:3] == (p, "ours_big", "self")},
-                       key=lambda f: -(pp_per_packet(p, "ours_big", "self", f) or 0))
+                       key=lambda f: (-(pp_per_packet(p, "ours_big", "self", f) or 0), f))
         for f in funcs[:16]:
             w("| `%s` | %.0f | %s | %s |" % (f, pp_per_packet(p, "ours_big", "self", f) or 0,
                                             *["%.0f" % x if x else "—" for x in
@@ -727,7 +727,7 @@ if PP_PATHS:
         fs = {k[3] for k in PP if k[:3] in ((p, "ours_big", "selfall"), (p, "none", "selfall"))}
         for f in fs:
             deltas[f] = (pp_per_packet(p, "ours_big", "selfall", f) or 0) - (pp_per_packet(p, "none", "selfall", f) or 0)
-        top = sorted(deltas, key=lambda f: -abs(deltas[f]))[:14]
+        top = sorted(deltas, key=lambda f: (-abs(deltas[f]), f))[:14]
         w("**The whole path over %s: functions whose own time changed most**, ours at %s endpoints minus"
           % (pt, fmt_int(big)))
         w("no table, ns per packet (hook functions and the rest of the stack; differences of a few")
@@ -783,19 +783,24 @@ if cg_base is not None:
     w("sender runs in a cgroup of its own; the listed cgroups exist (their ids are in the sets).")
     w("Median over %s rounds, the variants in a different order each round." % fmt_int(num("cgroups.rounds") or 1))
     w("")
-    w("| variant | CPU per packet | against no cgroup listed |")
-    w("|---|---|---|")
+    w("| variant | CPU per packet | rounds, lowest–highest | against no cgroup listed |")
+    w("|---|---|---|---|")
+    spread = 0.0
     for v, title in CG_VARIANTS:
         x = bmed("cg", v)
         if x is None:
             continue
+        rounds = ROUNDS.get("blast_cg.%s.cpu_ns" % v, [])
+        spread = max(spread, (max(rounds) - min(rounds)) / x * 100)
         title = title.replace("%s", many)
-        w("| %s | %.0f ns | %s |" % (title, x, "—" if v == "ours" else "%+.0f ns (%+.1f%%)" % (x - cg_base, (x - cg_base) / cg_base * 100)))
+        w("| %s | %.0f ns | %.0f–%.0f ns | %s |" % (title, x, min(rounds), max(rounds),
+          "—" if v == "ours" else "%+.0f ns (%+.1f%%)" % (x - cg_base, (x - cg_base) / cg_base * 100)))
     w("")
     w("A packet of a socket outside the listed cgroups meets one `socket cgroupv2 level N` rule per")
     w("level in use (one lookup each, in a hash set of 64-bit ids); the number of cgroups at a level")
     w("does not matter. An exempt socket's packet leaves by `exempt_out` before the endpoint checks.")
-    w("Differences of a few percent are within what these rounds vary by.")
+    w("The rounds of one variant spread by up to %.0f%% of its median here: a difference smaller than" % spread)
+    w("that is not a measurement.")
     w("")
 
 if t_down is not None or wg_missed is not None or tr is not None:
