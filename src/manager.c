@@ -258,7 +258,7 @@ static bool only_tunnels_differ(const Settings *a, const Settings *b) {
 /* Puts the kernel from 'old' to 'new' settings, by the smallest transaction that does it. */
 static int manager_commit_change(Manager *m, const Settings *old, const Settings *new,
                                  Protection *ret, Error *error) {
-        if (only_tunnels_differ(old, new)) {
+        if (only_tunnels_differ(old, new) && ruleset_tunnels_update_fits(old, new)) {
                 Error refused = {};
 
                 if (table_update_tunnels(m->nft, new, &refused) >= 0)

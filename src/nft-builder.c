@@ -8,6 +8,7 @@
 #include <libnftnl/object.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <string.h>
@@ -153,7 +154,23 @@ static struct nftnl_set *set_new(Builder *b, int set, bool with_id) {
         return s;
 }
 
-void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool interval) {
+/* nft(8)'s ifname datatype, and its BYTEORDER_HOST_ENDIAN in a set's user data. */
+#define IFNAME_TYPE 41
+#define NFT_BYTEORDER_HOST 1
+
+static void set_key_host_order(Builder *b, struct nftnl_set *s) {
+        struct nftnl_udata_buf *u = checked(b, nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
+
+        if (!u)
+                return;
+        if (nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_HOST))
+                nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u),
+                                   nftnl_udata_buf_len(u));
+        nftnl_udata_buf_free(u);
+}
+
+void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool interval,
+              uint32_t size) {
         struct nftnl_set *s = set_new(b, set, true);
 
         if (!s)
@@ -161,6 +178,12 @@ void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool int
         nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
         nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
         nftnl_set_set_u32(s, NFTNL_SET_FLAGS, interval ? NFT_SET_INTERVAL : 0);
+        if (size > 0)
+                nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
+        /* Names are strings in host order: without saying so, nft(8) lists the keys of a set
+         * that is not an interval set as "" (its intervals it decodes either way). */
+        if (key_type == IFNAME_TYPE)
+                set_key_host_order(b, s);
         emit_message(b, NFT_MSG_NEWSET, NLM_F_CREATE, nftnl_set_nlmsg_build_payload, s);
         nftnl_set_free(s);
 }

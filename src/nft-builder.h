@@ -40,7 +40,10 @@ void emit_chain(Builder *b, const char *name, int hook, int priority, uint32_t p
                 const char *device);
 /* The chain and its rules. */
 void emit_chain_delete(Builder *b, const char *name);
-void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool interval);
+/* 'size' > 0: at most that many elements, which lets the kernel pick its fixed-size hash (no
+ * resizing to check on each lookup) for a set without intervals. */
+void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool interval,
+              uint32_t size);
 
 /* ---- set elements ---- */
 

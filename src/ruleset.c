@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "cgroup.h"
+#include "contract/tunnel-name.h"
 #include "intervals.h"
 #include "nft-builder.h"
 #include "packet-match.h"
@@ -33,6 +34,7 @@ enum {
 
 enum {
         SET_TUNNELS = 1,
+        SET_TUNNEL_PATTERNS,
         SET_ENDPOINTS4,
         SET_ENDPOINTS6,
         SET_LAN4,
@@ -45,6 +47,7 @@ enum {
 };
 static const char *const set_names[] = {
         [SET_TUNNELS] = "tunnels",
+        [SET_TUNNEL_PATTERNS] = "tunnel_patterns",
         [SET_ENDPOINTS4] = "endpoints4",
         [SET_ENDPOINTS6] = "endpoints6",
         [SET_LAN4] = "lan4",
@@ -66,19 +69,37 @@ static const char *const set_names[] = {
 
 /* ---- the sets' elements ---- */
 
-/* The interfaces inside: the tunnels, and loopback, so that one lookup decides both. */
-static void emit_tunnel_elems(Builder *b, const Settings *s) {
-        Interval v[TUNNELS_MAX + 1];
-        size_t n = s->n_tunnels;
+static bool has_tunnel_patterns(const Settings *s) {
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                if (tunnel_name_is_pattern(s->tunnels[i]))
+                        return true;
+        return false;
+}
 
-        if (n > TUNNELS_MAX) {
+/* The interfaces inside: the tunnels' exact names and loopback, so that one hash lookup decides
+ * the common packet, and apart, the patterns ("tun*") as intervals of names. */
+static void emit_tunnel_elems(Builder *b, const Settings *s) {
+        ElemWriter exact = {.b = b, .set = SET_TUNNELS};
+        Interval v[TUNNELS_MAX];
+        size_t n = 0;
+
+        if (s->n_tunnels > TUNNELS_MAX) {
                 builder_fail(b, -E2BIG);
                 return;
         }
-        for (size_t i = 0; i < n; i++)
-                tunnel_interval(s->tunnels[i], &v[i]);
-        tunnel_interval("lo", &v[n++]);
-        emit_interval_elems(b, SET_TUNNELS, v, n, IFNAMSIZ);
+        for (size_t i = 0; i < s->n_tunnels; i++)
+                if (tunnel_name_is_pattern(s->tunnels[i]))
+                        tunnel_interval(s->tunnels[i], &v[n++]);
+                else {
+                        char key[IFNAMSIZ] = {};
+
+                        strncpy(key, s->tunnels[i], sizeof(key) - 1);
+                        elems_add(&exact, key, sizeof(key), 0);
+                }
+        elems_add(&exact, (const char[IFNAMSIZ]){"lo"}, IFNAMSIZ, 0);
+        elems_flush(&exact);
+        if (n > 0)
+                emit_interval_elems(b, SET_TUNNEL_PATTERNS, v, n, IFNAMSIZ);
 }
 
 /* One interval set from prefixes, plus the fixed ones of the same family. */
@@ -270,25 +291,29 @@ static void put_iface(Builder *b, struct nftnl_rule *r, Direction d) {
  * are forwarded out of their (non-tunnel) veth or bridge: accept those, and only replies.
  * Only in forward and postrouting: there the input interface is the forwarded packet's, and a
  * locally sent packet (re-routed after our output chain or not) has none. */
-static void rule_tunnel_replies(Builder *b, const char *chain) {
+static void rule_tunnel_replies(Builder *b, const Settings *s, const char *chain, int set) {
         struct nftnl_rule *r = rule_new(b, chain);
 
         put_iface(b, r, INGRESS);
-        put_lookup(b, r, reg32(0), SET_TUNNELS);
+        put_lookup(b, r, reg32(0), set);
         put_ct_state(b, r, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
+        if (set == SET_TUNNELS && has_tunnel_patterns(s))
+                rule_tunnel_replies(b, s, chain, SET_TUNNEL_PATTERNS);
 }
 
 /* The common packet (into or out of a tunnel, or on loopback) is decided here, in the base
- * chain, by one lookup. */
-static void rule_tunnels(Builder *b, const char *chain, Direction d) {
+ * chain, by one lookup; a second one, in an interval set, only when Tunnels has patterns. */
+static void rule_tunnels(Builder *b, const Settings *s, const char *chain, Direction d, int set) {
         struct nftnl_rule *r = rule_new(b, chain);
 
         put_iface(b, r, d);
-        put_lookup(b, r, reg32(0), SET_TUNNELS);
+        put_lookup(b, r, reg32(0), set);
         put_verdict(b, r, NF_ACCEPT, NULL);
         rule_emit(b, r);
+        if (set == SET_TUNNELS && has_tunnel_patterns(s))
+                rule_tunnels(b, s, chain, d, SET_TUNNEL_PATTERNS);
 }
 
 /* ip daddr . meta l4proto . th dport @endpoints4 (saddr/sport coming in): each member in the
@@ -479,9 +504,9 @@ static void chain_base(Builder *b, const Settings *s, const char *name, int hook
         struct nftnl_rule *r;
 
         emit_chain(b, name, hook, priority, NF_DROP, NULL);
-        rule_tunnels(b, name, d);
+        rule_tunnels(b, s, name, d, SET_TUNNELS);
         if (hook == NF_INET_FORWARD || hook == NF_INET_POST_ROUTING)
-                rule_tunnel_replies(b, name);
+                rule_tunnel_replies(b, s, name, SET_TUNNELS);
         rules_per_app(b, s, name, hook);
         r = rule_new(b, name);
         if (s->scoped)
@@ -500,12 +525,12 @@ static void chain_base(Builder *b, const Settings *s, const char *name, int hook
  * tunnel and is addressed to this machine, but not to an address of that link, is dropped.
  * Above all, nothing from the LAN reaches the tunnel's address (CVE-2019-14899: probing it
  * reveals the tunnel and lets a neighbour inject into its connections). */
-static void chain_prerouting(Builder *b) {
+static void chain_prerouting(Builder *b, const Settings *s) {
         struct nftnl_rule *r;
         uint32_t local = RTN_LOCAL;
 
         emit_chain(b, "prerouting", NF_INET_PRE_ROUTING, PRIORITY_RAW, NF_ACCEPT, NULL);
-        rule_tunnels(b, "prerouting", INGRESS);
+        rule_tunnels(b, s, "prerouting", INGRESS, SET_TUNNELS);
         /* The common case first, one route lookup: for an address of this link. */
         r = rule_new(b, "prerouting");
         put_fib_daddr_type(b, r, true);
@@ -588,10 +613,10 @@ static void chain_link(Builder *b, const GuardedLink *l) {
 }
 
 static void emit_sets_network(Builder *b) {
-        emit_set(b, SET_LAN4, NFT_TYPE_IPADDR, 4, true);
-        emit_set(b, SET_LAN6, NFT_TYPE_IP6ADDR, 16, true);
-        emit_set(b, SET_ONLINK4, NFT_TYPE_IPADDR, 4, true);
-        emit_set(b, SET_ONLINK6, NFT_TYPE_IP6ADDR, 16, true);
+        emit_set(b, SET_LAN4, NFT_TYPE_IPADDR, 4, true, 0);
+        emit_set(b, SET_LAN6, NFT_TYPE_IP6ADDR, 16, true, 0);
+        emit_set(b, SET_ONLINK4, NFT_TYPE_IPADDR, 4, true, 0);
+        emit_set(b, SET_ONLINK6, NFT_TYPE_IP6ADDR, 16, true, 0);
 }
 
 /* Replacing: claim an orphaned table first (only its owner may delete it), then delete and
@@ -608,18 +633,20 @@ static void build_inet(Builder *b, const Settings *s, const NetView *v, const Ru
         table_create(b, p->adopt, p->replace, p->table_flags);
 
         emit_counter(b, p->blocked_packets, p->blocked_bytes);
-        emit_set(b, SET_TUNNELS, NFT_TYPE_IFNAME, IFNAMSIZ, true);
+        /* Exact names in a hash, the one lookup most packets meet; patterns apart. */
+        emit_set(b, SET_TUNNELS, NFT_TYPE_IFNAME, IFNAMSIZ, false, TUNNELS_MAX + 1);
+        emit_set(b, SET_TUNNEL_PATTERNS, NFT_TYPE_IFNAME, IFNAMSIZ, true, 0);
         emit_set(b, SET_ENDPOINTS4,
                  (NFT_TYPE_IPADDR << 2 * NFT_TYPE_BITS) |
                          (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE,
-                 12, false);
+                 12, false, 0);
         emit_set(b, SET_ENDPOINTS6,
                  (NFT_TYPE_IP6ADDR << 2 * NFT_TYPE_BITS) |
                          (NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS) | NFT_TYPE_INET_SERVICE,
-                 24, false);
+                 24, false, 0);
         emit_sets_network(b);
-        emit_set(b, SET_EXEMPT_CGROUPS, NFT_TYPE_CGROUPV2, sizeof(uint64_t), false);
-        emit_set(b, SET_SCOPED_CGROUPS, NFT_TYPE_CGROUPV2, sizeof(uint64_t), false);
+        emit_set(b, SET_EXEMPT_CGROUPS, NFT_TYPE_CGROUPV2, sizeof(uint64_t), false, 0);
+        emit_set(b, SET_SCOPED_CGROUPS, NFT_TYPE_CGROUPV2, sizeof(uint64_t), false, 0);
 
         emit_tunnel_elems(b, s);
         emit_endpoint_elems(b, s);
@@ -636,7 +663,7 @@ static void build_inet(Builder *b, const Settings *s, const NetView *v, const Ru
                 /* The whole machine held: what comes in and what is forwarded too. With Scope
                  * "cgroups", only what the scoped cgroups send, and nothing else is touched. */
                 chain_allow(b, s, INGRESS);
-                chain_prerouting(b);
+                chain_prerouting(b, s);
                 chain_base(b, s, "input", NF_INET_LOCAL_IN, PRIORITY_FILTER, INGRESS);
         }
         chain_base(b, s, "output", NF_INET_LOCAL_OUT, PRIORITY_FILTER, EGRESS);
@@ -696,12 +723,17 @@ int ruleset_build_cgroups_update(Batch *batch, const NetView *v) {
         return builder_end(&b);
 }
 
+bool ruleset_tunnels_update_fits(const Settings *old, const Settings *new) {
+        return has_tunnel_patterns(old) == has_tunnel_patterns(new);
+}
+
 int ruleset_build_tunnels_update(Batch *batch, const Settings *s) {
         Builder b = ruleset_begin(batch);
 
         /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than patch. The
-         * flush and the new elements are one transaction: no packet sees the set empty. */
+         * flush and the new elements are one transaction: no packet sees the sets empty. */
         emit_set_flush(&b, SET_TUNNELS);
+        emit_set_flush(&b, SET_TUNNEL_PATTERNS);
         emit_tunnel_elems(&b, s);
         return builder_end(&b);
 }

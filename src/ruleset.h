@@ -51,8 +51,10 @@ int ruleset_build_endpoint_change(Batch *b, const Endpoint *e, bool add);
 /* BEGIN, the exempt and scoped cgroups' sets refilled from the ids in 'v', END. */
 int ruleset_build_cgroups_update(Batch *b, const NetView *v);
 
-/* BEGIN, the tunnels set refilled from the settings, END: AddTunnel and RemoveTunnel cost what
- * the tunnels do, whatever the number of endpoints. */
+/* BEGIN, the tunnels' sets refilled from the settings, END: AddTunnel and RemoveTunnel cost what
+ * the tunnels do, whatever the number of endpoints. It fits a table built for 'old' when
+ * ruleset_tunnels_update_fits(old, new): the rules for patterns are there exactly when needed. */
+bool ruleset_tunnels_update_fits(const Settings *old, const Settings *new);
 int ruleset_build_tunnels_update(Batch *b, const Settings *s);
 
 /* BEGIN, the network's part of the tables brought from 'old' to 'now', END: the LAN and

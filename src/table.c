@@ -163,9 +163,9 @@ static int collect(const struct nlmsghdr *nlh, void *userdata) {
 static int read_family(Nft *nft, uint16_t family, Lines *ret) {
         static const uint16_t dumps[] = {NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETRULE,
                                          NFT_MSG_GETSET, NFT_MSG_GETOBJ};
-        static const char *const sets[] = {"tunnels", "endpoints4",     "endpoints6",
-                                           "lan4",    "lan6",           "onlink4",
-                                           "onlink6", "exempt_cgroups", "scoped_cgroups"};
+        static const char *const sets[] = {
+                "tunnels", "tunnel_patterns", "endpoints4", "endpoints6",     "lan4",
+                "lan6",    "onlink4",         "onlink6",    "exempt_cgroups", "scoped_cgroups"};
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(dumps); i++) {
@@ -175,7 +175,7 @@ static int read_family(Nft *nft, uint16_t family, Lines *ret) {
         }
         for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
                 /* The frames table has only the network's sets. */
-                if (family == NFPROTO_NETDEV && (i < 3 || i > 6))
+                if (family == NFPROTO_NETDEV && (i < 4 || i > 7))
                         continue;
                 r = nft_dump(nft, family, NFT_MSG_GETSETELEM, sets[i], collect, ret);
                 if (r < 0)

@@ -52,12 +52,19 @@ static Settings example(void) {
         settings_init(&s);
         s.enabled = true;
         ASSERT_EQ(settings_add_tunnel(&s, "wg0", &error), 0);
-        ASSERT_EQ(settings_add_tunnel(&s, "tun*", &error), 0);
-        ASSERT_EQ(settings_add_tunnel(&s, "tun0", &error), 0); /* inside tun*: merged */
         ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, &error), 0);
         ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
         ASSERT_EQ(endpoint_parse("2001:db8::1", 443, "tcp", &e, &error), 0);
         ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
+        return s;
+}
+
+/* The same with a pattern among the tunnels, and a name it covers. */
+static Settings example_with_pattern(void) {
+        Settings s = example();
+
+        ASSERT_EQ(settings_add_tunnel(&s, "tun*", &error), 0);
+        ASSERT_EQ(settings_add_tunnel(&s, "tun0", &error), 0);
         return s;
 }
 
@@ -288,6 +295,7 @@ typedef struct Want {
 #define TH_PORT(off, port) TH(off, 2), CMP_BE16(NFT_CMP_EQ, port)
 #define IN_SET(off, len, set) NH(off, len), LOOKUP(set)
 #define TUNNELS(meta_key) META(meta_key), LOOKUP("tunnels")
+#define TUNNEL_PATTERNS(meta_key) META(meta_key), LOOKUP("tunnel_patterns")
 
 /* Where the expression is, for the failure message. */
 typedef struct Place {
@@ -424,6 +432,20 @@ static void expect_rule(const Rules *rs, size_t i, const Want *want) {
                 fail(&p, "missing: the rule has only %u expressions", p.expr);
 }
 
+/* Whether a lookup of the rule's is in the set. */
+static bool rule_looks_up(struct nftnl_rule *rule, const char *set) {
+        struct nftnl_expr_iter *it = nftnl_expr_iter_create(rule);
+        struct nftnl_expr *e;
+        bool found = false;
+
+        ASSERT(it);
+        while ((e = nftnl_expr_iter_next(it)))
+                found |= strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "lookup") == 0 &&
+                         strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET), set) == 0;
+        nftnl_expr_iter_destroy(it);
+        return found;
+}
+
 /* How many of the chain's expressions load the meta key. */
 static size_t count_meta(const Rules *rs, uint32_t key) {
         size_t n = 0;
@@ -445,7 +467,7 @@ static size_t count_meta(const Rules *rs, uint32_t key) {
 
 #define EXPECT_COUNT(rs, count)                                                                    \
         do {                                                                                       \
-                if ((rs)->n != (count)) {                                                          \
+                if ((rs)->n != (size_t)(count)) {                                                  \
                         fprintf(stderr, "%s:%d: chain %s has %zu rules, expected %d\n", __FILE__,  \
                                 __LINE__, (rs)->chain, (rs)->n, (count));                          \
                         abort();                                                                   \
@@ -453,44 +475,73 @@ static size_t count_meta(const Rules *rs, uint32_t key) {
         } while (0)
 
 TEST(base_chain_rules) {
-        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(settings_done) Settings s = example_with_pattern();
         _cleanup_(batch_done) Batch b;
         const uint32_t replies =
                 NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
 
         build(&b, &s, &(RulesetParams){});
         /* The common packet is decided by one lookup in the base chain: the tunnels set holds
-         * loopback too. */
+         * the exact names and loopback; Tunnels has a pattern (tun*), so a second lookup in the
+         * patterns' interval set follows. */
         _cleanup_(rules_done) Rules output = chain_rules(&b, "output");
-        EXPECT_COUNT(&output, 3);
+        EXPECT_COUNT(&output, 4);
         EXPECT_RULE(&output, 0, TUNNELS(NFT_META_OIFNAME), ACCEPT);
-        EXPECT_RULE(&output, 1, JUMP("allow_egress"));
-        EXPECT_RULE(&output, 2, COUNTED_DROP);
+        EXPECT_RULE(&output, 1, TUNNEL_PATTERNS(NFT_META_OIFNAME), ACCEPT);
+        EXPECT_RULE(&output, 2, JUMP("allow_egress"));
+        EXPECT_RULE(&output, 3, COUNTED_DROP);
         _cleanup_(rules_done) Rules input = chain_rules(&b, "input");
-        EXPECT_COUNT(&input, 3);
+        EXPECT_COUNT(&input, 4);
         EXPECT_RULE(&input, 0, TUNNELS(NFT_META_IIFNAME), ACCEPT);
-        EXPECT_RULE(&input, 1, JUMP("allow_ingress"));
-        EXPECT_RULE(&input, 2, COUNTED_DROP);
+        EXPECT_RULE(&input, 1, TUNNEL_PATTERNS(NFT_META_IIFNAME), ACCEPT);
+        EXPECT_RULE(&input, 2, JUMP("allow_ingress"));
+        EXPECT_RULE(&input, 3, COUNTED_DROP);
         /* Forwarded replies from a tunnel (ct state established,related); only where a packet
          * has an input interface. */
         for (unsigned i = 0; i < 2; i++) {
                 _cleanup_(rules_done) Rules rs =
                         chain_rules(&b, i == 0 ? "forward" : "postrouting");
 
-                EXPECT_COUNT(&rs, 4);
+                EXPECT_COUNT(&rs, 6);
                 EXPECT_RULE(&rs, 0, TUNNELS(NFT_META_OIFNAME), ACCEPT);
-                EXPECT_RULE(&rs, 1, TUNNELS(NFT_META_IIFNAME), CT_STATE(replies), ACCEPT);
-                EXPECT_RULE(&rs, 2, JUMP("allow_egress"));
-                EXPECT_RULE(&rs, 3, COUNTED_DROP);
+                EXPECT_RULE(&rs, 1, TUNNEL_PATTERNS(NFT_META_OIFNAME), ACCEPT);
+                EXPECT_RULE(&rs, 2, TUNNELS(NFT_META_IIFNAME), CT_STATE(replies), ACCEPT);
+                EXPECT_RULE(&rs, 3, TUNNEL_PATTERNS(NFT_META_IIFNAME), CT_STATE(replies), ACCEPT);
+                EXPECT_RULE(&rs, 4, JUMP("allow_egress"));
+                EXPECT_RULE(&rs, 5, COUNTED_DROP);
         }
         /* prerouting: tunnels and loopback pass; for an address of the arrival link, one route
          * lookup; for another link's address, dropped. */
         _cleanup_(rules_done) Rules pre = chain_rules(&b, "prerouting");
-        EXPECT_COUNT(&pre, 3);
+        EXPECT_COUNT(&pre, 4);
         EXPECT_RULE(&pre, 0, TUNNELS(NFT_META_IIFNAME), ACCEPT);
-        EXPECT_RULE(&pre, 1, FIB_DADDR_TYPE(NFTA_FIB_F_IIF), CMP_U32(NFT_CMP_EQ, RTN_LOCAL),
+        EXPECT_RULE(&pre, 1, TUNNEL_PATTERNS(NFT_META_IIFNAME), ACCEPT);
+        EXPECT_RULE(&pre, 2, FIB_DADDR_TYPE(NFTA_FIB_F_IIF), CMP_U32(NFT_CMP_EQ, RTN_LOCAL),
                     ACCEPT);
-        EXPECT_RULE(&pre, 2, FIB_DADDR_TYPE(0), CMP_U32(NFT_CMP_EQ, RTN_LOCAL), COUNTED_DROP);
+        EXPECT_RULE(&pre, 3, FIB_DADDR_TYPE(0), CMP_U32(NFT_CMP_EQ, RTN_LOCAL), COUNTED_DROP);
+}
+
+/* Without a pattern in Tunnels, the interval set is never looked up: one hash lookup decides a
+ * packet into or out of a tunnel, and a packet that is not pays no second one. */
+TEST(base_chain_rules_exact_names) {
+        static const char *const chains[] = {"output", "input", "forward", "postrouting",
+                                             "prerouting"};
+        static const int counts[] = {3, 3, 4, 4, 3};
+        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(batch_done) Batch b;
+
+        build(&b, &s, &(RulesetParams){});
+        for (size_t i = 0; i < ELEMENTSOF(chains); i++) {
+                _cleanup_(rules_done) Rules rs = chain_rules(&b, chains[i]);
+
+                EXPECT_COUNT(&rs, counts[i]);
+                EXPECT_RULE(
+                        &rs, 0,
+                        TUNNELS(i == 0 || i == 2 || i == 3 ? NFT_META_OIFNAME : NFT_META_IIFNAME),
+                        ACCEPT);
+                for (size_t j = 0; j < rs.n; j++)
+                        ASSERT(!rule_looks_up(rs.rule[j], "tunnel_patterns"));
+        }
 }
 
 TEST(allow_rules) {
@@ -749,28 +800,26 @@ TEST(endpoint_elements) {
         assert_elem(&e[0], k6, 24, 0);
 }
 
-TEST(tunnel_intervals) {
-        _cleanup_(settings_done) Settings s = example();
+TEST(tunnel_sets) {
+        _cleanup_(settings_done) Settings s = example_with_pattern();
         _cleanup_(batch_done) Batch b;
         uint8_t zero[IFNAMSIZ] = {}, tun[IFNAMSIZ] = "tun", tuo[IFNAMSIZ] = "tuo",
-                wg0[IFNAMSIZ] = "wg0", wg0_end[IFNAMSIZ] = "wg0", lo[IFNAMSIZ] = "lo",
-                lo_end[IFNAMSIZ] = "lo";
+                wg0[IFNAMSIZ] = "wg0", tun0[IFNAMSIZ] = "tun0", lo[IFNAMSIZ] = "lo";
         Elem e[8];
         size_t msgs;
 
-        wg0_end[IFNAMSIZ - 1] = 1;
-        lo_end[IFNAMSIZ - 1] = 1;
         build(&b, &s, &(RulesetParams){});
-        /* tun0 lies inside tun*: merged; loopback is inside too. A leading end marker at zero,
-         * as nft(8) writes it. */
-        ASSERT_EQ(set_elems(&b, "tunnels", e, 8, &msgs), 7);
+        /* The exact names, loopback last, each its own key of a hash set. */
+        ASSERT_EQ(set_elems(&b, "tunnels", e, 8, &msgs), 3);
+        assert_elem(&e[0], wg0, IFNAMSIZ, 0);
+        assert_elem(&e[1], tun0, IFNAMSIZ, 0);
+        assert_elem(&e[2], lo, IFNAMSIZ, 0);
+        /* tun* as the interval [tun, tuo), after a leading end marker at zero, as nft(8) writes
+         * it. */
+        ASSERT_EQ(set_elems(&b, "tunnel_patterns", e, 8, &msgs), 3);
         assert_elem(&e[0], zero, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
-        assert_elem(&e[1], lo, IFNAMSIZ, 0);
-        assert_elem(&e[2], lo_end, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
-        assert_elem(&e[3], tun, IFNAMSIZ, 0);
-        assert_elem(&e[4], tuo, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
-        assert_elem(&e[5], wg0, IFNAMSIZ, 0);
-        assert_elem(&e[6], wg0_end, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
+        assert_elem(&e[1], tun, IFNAMSIZ, 0);
+        assert_elem(&e[2], tuo, IFNAMSIZ, NFT_SET_ELEM_INTERVAL_END);
 }
 
 TEST(lan_intervals) {
@@ -845,8 +894,9 @@ TEST(block_all) {
          * DHCP, no LAN. */
         _cleanup_(rules_done) Rules out = chain_rules(&b, "allow_egress");
         EXPECT_COUNT(&out, 2);
-        /* loopback alone: an end marker at zero, "lo", its end */
-        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 3);
+        /* loopback alone, and no pattern */
+        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 1);
+        ASSERT_EQ(set_elems(&b, "tunnel_patterns", NULL, 0, &msgs), 0);
         ASSERT_EQ(set_elems(&b, "endpoints4", NULL, 0, &msgs), 0);
         ASSERT_EQ(set_elems(&b, "endpoints6", NULL, 0, &msgs), 0);
 }
@@ -868,9 +918,9 @@ TEST(delete) {
         ASSERT_EQ(types[2], NFNL_MSG_BATCH_END);
 }
 
-/* AddTunnel and RemoveTunnel: the tunnels set flushed and refilled, nothing else. */
+/* AddTunnel and RemoveTunnel: the tunnels' sets flushed and refilled, nothing else. */
 TEST(tunnels_update) {
-        _cleanup_(settings_done) Settings s = example();
+        _cleanup_(settings_done) Settings s = example_with_pattern(), exact;
         _cleanup_(batch_done) Batch b;
         uint8_t types[8];
         size_t n = 0, msgs;
@@ -881,11 +931,23 @@ TEST(tunnels_update) {
                 ASSERT(n < ELEMENTSOF(types));
                 types[n++] = is_nft(nlh) ? msg_type(nlh) : 0;
         }
-        ASSERT_EQ(n, 4);
+        ASSERT_EQ(n, 6);
         ASSERT_EQ(types[1], NFT_MSG_DELSETELEM);
-        ASSERT_EQ(types[2], NFT_MSG_NEWSETELEM);
-        /* lo, tun*, wg0: an end marker at zero, then three intervals */
-        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 7);
+        ASSERT_EQ(types[2], NFT_MSG_DELSETELEM);
+        ASSERT_EQ(types[3], NFT_MSG_NEWSETELEM);
+        ASSERT_EQ(types[4], NFT_MSG_NEWSETELEM);
+        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 3);
+        ASSERT_EQ(set_elems(&b, "tunnel_patterns", NULL, 0, &msgs), 3);
+        /* The patterns' rules are there only with a pattern: an update that adds the first or
+         * removes the last one does not fit, and the table is rebuilt instead. */
+        settings_init(&exact);
+        exact.enabled = true;
+        ASSERT_EQ(settings_add_tunnel(&exact, "wg0", &error), 0);
+        ASSERT(ruleset_tunnels_update_fits(&s, &s));
+        ASSERT(!ruleset_tunnels_update_fits(&s, &exact));
+        ASSERT(!ruleset_tunnels_update_fits(&exact, &s));
+        ASSERT_EQ(settings_add_tunnel(&exact, "wg1", &error), 0);
+        ASSERT(ruleset_tunnels_update_fits(&exact, &exact));
 }
 
 static void add_cgroups(CgroupList *l, const char *const *paths, size_t n) {
@@ -1000,11 +1062,12 @@ int main(void) {
         RUN(table_messages);
         RUN(base_chains_drop);
         RUN(base_chain_rules);
+        RUN(base_chain_rules_exact_names);
         RUN(allow_rules);
         RUN(allow_rules_settings);
         RUN(frame_rules);
         RUN(endpoint_elements);
-        RUN(tunnel_intervals);
+        RUN(tunnel_sets);
         RUN(lan_intervals);
         RUN(many_endpoints);
         RUN(block_all);
