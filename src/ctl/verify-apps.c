@@ -58,6 +58,8 @@ static Outcome probe(const Probe *p) {
                 n = sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&in6, sizeof(in6));
         if (n >= 0)
                 return SENT;
+        /* The daemon's probes (src/verify.c) read the errors the same way; killswitchctl links
+         * nothing of the daemon, so the few lines are its own. */
         switch (errno) {
         case EPERM: return REFUSED;
         case ENETUNREACH:
