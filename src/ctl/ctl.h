@@ -2,9 +2,17 @@
 #pragma once
 
 #include <stdbool.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 
 #include "macro.h"
+
+static inline bool strv_contains(char **l, const char *s) {
+        for (char **p = l; p && *p; p++)
+                if (strcmp(*p, s) == 0)
+                        return true;
+        return false;
+}
 
 static inline void strv_freep(char ***l) {
         for (char **p = *l; p && *p; p++)

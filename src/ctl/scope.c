@@ -17,13 +17,6 @@
 #define WAIT_USEC (10 * 1000 * 1000ULL)
 #define POLL_USEC (10 * 1000ULL)
 
-static bool strv_contains(char **l, const char *s) {
-        for (char **p = l; p && *p; p++)
-                if (strcmp(*p, s) == 0)
-                        return true;
-        return false;
-}
-
 static unsigned long long now_usec(void) {
         struct timespec ts;
 

@@ -71,13 +71,6 @@ static Outcome probe(const Probe *p) {
         }
 }
 
-static bool strv_contains(char **l, const char *s) {
-        for (char **p = l; p && *p; p++)
-                if (strcmp(*p, s) == 0)
-                        return true;
-        return false;
-}
-
 /* IPv4 and IPv6 on every link but loopback and the tunnels that are up. */
 static size_t probes_outside(char **tunnels, Probe *p, size_t max) {
         struct if_nameindex *links = if_nameindex();
