@@ -8,7 +8,7 @@
 #include "batch.h"
 
 void batch_init(Batch *b, uint32_t seq) {
-        *b = (Batch){.seq_first = seq, .seq = seq};
+        *b = (Batch){.seq_first = seq, .seq = seq, .last = SIZE_MAX};
 }
 
 void batch_done(Batch *b) {
@@ -38,8 +38,8 @@ struct nlmsghdr *batch_open(Batch *b, uint16_t type, uint16_t family, uint16_t f
 
         if (!p)
                 return NULL;
-        b->n_acks++;
-        return nftnl_nlmsg_build_hdr(p, type, family, flags | NLM_F_ACK, b->seq++);
+        b->last = b->size;
+        return nftnl_nlmsg_build_hdr(p, type, family, flags, b->seq++);
 }
 
 void batch_close(Batch *b, struct nlmsghdr *nlh) {
@@ -60,6 +60,13 @@ int batch_begin(Batch *b) {
         return batch_delimit(b, nftnl_batch_begin);
 }
 
+/* The kernel reports every message it refuses, ACK or not, and a commit that fails against
+ * BEGIN. An ACK on each message would cost an answer and a recv() per message (about a hundred
+ * per Apply); the ACK of the last one says that the kernel read the batch to its end. */
 int batch_end(Batch *b) {
+        if (b->last != SIZE_MAX) {
+                ((struct nlmsghdr *)(b->buf + b->last))->nlmsg_flags |= NLM_F_ACK;
+                b->n_acks = 1;
+        }
         return batch_delimit(b, nftnl_batch_end);
 }

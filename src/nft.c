@@ -16,7 +16,8 @@
 #include "nft.h"
 #include "ruleset.h"
 
-/* Enough for the ACKs of a batch at the endpoint limit, and for sending it in one go. */
+/* Enough for sending a batch at the endpoint limit in one go, and for the kernel's answers to a
+ * batch it refuses message by message. */
 #define NFT_SOCKET_BUFFER (16 * 1024 * 1024)
 
 struct Nft {

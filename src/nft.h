@@ -26,8 +26,9 @@ uint32_t nft_portid(const Nft *nft);
 /* Sequence number for the next batch. */
 uint32_t nft_next_seq(const Nft *nft);
 
-/* Sends the batch and reads an ACK for every message. On failure the kernel has applied
- * nothing; 'error' names the refused message and the kernel's reason. */
+/* Sends the batch and reads the kernel's answers: the ACK of its last message, or errors. On
+ * failure the kernel has applied nothing; 'error' names the refused message and the kernel's
+ * reason. */
 int nft_commit(Nft *nft, const Batch *b, Error *error);
 
 /* Our tables: inet (NFPROTO_INET) for the IP stack, netdev (NFPROTO_NETDEV) for frames. */
