@@ -59,6 +59,7 @@ static unsigned arg_count = 1;
 static unsigned arg_endpoints = 1;
 static unsigned arg_base;
 static bool arg_alternate = true;
+static bool arg_rebuild;
 static bool arg_delete_table;
 static bool arg_skip_base;
 static unsigned arg_max_seconds;
@@ -317,7 +318,9 @@ static void parse_extra(const char *s, char *addr, size_t size, uint16_t *port, 
 }
 
 /* Apply {Enabled: true, Tunnels: [tunnel], Endpoints: n generated + the extras}; the generated
- * endpoints use port 51820 + variant, so alternating variants changes the table every time. */
+ * endpoints use port 51820 + variant, so alternating variants changes the table every time.
+ * With --rebuild, AllowLan = variant too: a change of rules, for which the daemon builds a new
+ * table, where a change of endpoints alone changes only the set's elements. */
 static sd_bus_message *apply_message(sd_bus *bus, unsigned n, unsigned variant) {
         sd_bus_message *m = NULL;
         char a[INET_ADDRSTRLEN];
@@ -327,6 +330,9 @@ static sd_bus_message *apply_message(sd_bus *bus, unsigned n, unsigned variant) 
               "new Apply");
         check(sd_bus_message_open_container(m, 'a', "{sv}"), "append");
         check(sd_bus_message_append(m, "{sv}", "Enabled", "b", 1), "append");
+        if (arg_rebuild)
+                check(sd_bus_message_append(m, "{sv}", "AllowLan", "b", (int)(variant & 1)),
+                      "append");
         check(sd_bus_message_append(m, "{sv}", "Tunnels", "as", 1, arg_tunnel), "append");
         check(sd_bus_message_open_container(m, 'e', "sv"), "append");
         check(sd_bus_message_append(m, "s", "Endpoints"), "append");
@@ -1125,7 +1131,8 @@ static void help(void) {
                "D-Bus (the system bus: DBUS_SYSTEM_BUS_ADDRESS):\n"
                "  apply    Apply --endpoints N (generated in 198.18.0.0/15, plus each --extra),\n"
                "           --count times, alternating port 51820/51821 so that every call changes\n"
-               "           the table; after each call, PROGRAM (timed) in --versus-netns\n"
+               "           the table (--rebuild: AllowLan too, so that it builds a new one);\n"
+               "           after each call, PROGRAM (timed) in --versus-netns\n"
                "  add      Apply --base N (unless --skip-base: the table holds them already), "
                "then\n"
                "           AddEndpoint and RemoveEndpoint --count times\n"
@@ -1146,7 +1153,7 @@ static void help(void) {
                "rename,\n"
                "           fsync of the directory) with the text of --file, in --dir\n\n"
                "Options: --label L --count N --endpoints N --extra ADDR:PORT:PROTO --base N\n"
-               "         --tunnel NAME --no-alternate --expect-error NAME --versus-netns NAME\n"
+               "         --tunnel NAME --no-alternate --rebuild --expect-error NAME --versus-netns NAME\n"
                "         --ifname NAME --timeout-ms MS --pause-ms MS --chain NAME --daemon-pid "
                "PID\n"
                "         --delete-table --skip-base --max-seconds S --show-output --dir DIR\n"
@@ -1163,6 +1170,7 @@ int main(int argc, char *argv[]) {
                 ARG_TUNNEL,
                 ARG_EXTRA,
                 ARG_NO_ALTERNATE,
+                ARG_REBUILD,
                 ARG_EXPECT_ERROR,
                 ARG_IFNAME,
                 ARG_CHAIN,
@@ -1192,6 +1200,7 @@ int main(int argc, char *argv[]) {
                 {"tunnel", required_argument, NULL, ARG_TUNNEL},
                 {"extra", required_argument, NULL, ARG_EXTRA},
                 {"no-alternate", no_argument, NULL, ARG_NO_ALTERNATE},
+                {"rebuild", no_argument, NULL, ARG_REBUILD},
                 {"expect-error", required_argument, NULL, ARG_EXPECT_ERROR},
                 {"ifname", required_argument, NULL, ARG_IFNAME},
                 {"chain", required_argument, NULL, ARG_CHAIN},
@@ -1238,6 +1247,7 @@ int main(int argc, char *argv[]) {
                         arg_extra[n_extra++] = optarg;
                         break;
                 case ARG_NO_ALTERNATE: arg_alternate = false; break;
+                case ARG_REBUILD: arg_rebuild = true; break;
                 case ARG_EXPECT_ERROR: arg_expect_error = optarg; break;
                 case ARG_IFNAME: arg_ifname = optarg; break;
                 case ARG_CHAIN: arg_chain = optarg; break;

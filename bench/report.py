@@ -185,7 +185,7 @@ if a_med is not None:
     v2 = verdict(ok2, "Apply median under 1 ms", "%s, %.1f× over 1 ms" % (fmt_us(a_med), a_med / 1000))
     v3 = verdict(durable, "settings durable before the reply",
                  "%.2f disk flushes a call" % flush_rate if flush_rate is not None else "?")
-    rows.append(("`Apply` round trip, 1 tunnel + 1 endpoint, median of %s%s" % (
+    rows.append(("`Apply` round trip, 1 tunnel + 1 endpoint (its port changed each call), median of %s%s" % (
                      fmt_int(num("apply.n") or 0),
                      "; settings flushed to disk before the reply: %.1f flushes a call" % flush_rate
                      if flush_rate is not None else ""),
@@ -194,6 +194,11 @@ if a_med is not None:
                  + ("; " if durable is not None else "") + v2))
     rows.append(("… p99", fmt_us(a_p99), "`nft -f`: " + fmt_us(n_p99), faster(n_p99, a_p99),
                  "", ""))
+    rb_med, rbn_med = num("apply_rebuild.median_us"), num("apply_rebuild.versus.median_us")
+    if rb_med is not None:
+        rows.append(("… an `Apply` that also changes a rule (AllowLan): a new table, median of %s"
+                     % fmt_int(num("apply_rebuild.n") or 0),
+                     fmt_us(rb_med), "`nft -f`: " + fmt_us(rbn_med), faster(rbn_med, rb_med), "", ""))
 
 scale_sizes = sorted({int(k.split(".")[1]) for k in R if k.startswith("scale.") and k.endswith(".median_us")
                       and k.count(".") == 2})
@@ -453,8 +458,10 @@ w("### Apply latency")
 w("")
 w("`ks-bench apply` holds one sd-bus connection and times `Apply` from sending the call to its")
 w("reply; the daemon replies after the kernel committed the batch and the settings were saved.")
-w("Calls alternate the endpoint's port between 51820 and 51821, so every call replaces the")
-w("table. After each call, `nft -f` loads the same ruleset (taken from `nft list table inet")
+w("Calls alternate the endpoint's port between 51820 and 51821, so every call changes the")
+w("table: the daemon removes the old endpoint from its set and adds the new one, in one")
+w("transaction. A second series also flips `AllowLan`, a change of rules, for which the daemon")
+w("builds a new table as `nft -f` does. After each call, `nft -f` loads the same ruleset (taken from `nft list table inet")
 w("killswitchd` after an `Apply`, preceded by `table inet killswitchd {}` and `delete table inet")
 w("killswitchd` so that it replaces the table in one transaction, as `Apply` does) in a namespace")
 w("of its own, timed from `fork()` to exit.")
@@ -462,6 +469,8 @@ w("")
 w("| | median | p99 | mean | min | max |")
 w("|---|---|---|---|---|---|")
 for key, title in (("apply", "`Apply`, state directory on %s" % text("apply.statefs")),
+                   ("apply_rebuild", "`Apply` that also flips `AllowLan` (a new table)"),
+                   ("apply_rebuild.versus", "… `nft -f` of the same ruleset, in turn with those"),
                    ("apply_tmpfs", "`Apply`, state directory on tmpfs"),
                    ("save.1", "writing the state file whole, as compaction does (write, fsync, rename, fsync dir)"),
                    ("apply.versus", "`nft -f` of the same ruleset")):

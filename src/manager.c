@@ -245,26 +245,31 @@ static void manager_log_state(Manager *m) {
                          m->settings.n_endpoints);
 }
 
-/* Enabled before and after, and only the tunnels differ in the kernel's view (AddTunnel,
- * RemoveTunnel): refilling the tunnels set is enough, whatever the number of endpoints. */
-static bool only_tunnels_differ(const Settings *a, const Settings *b) {
+/* Enabled before and after, and only the lists kept in sets differ in the kernel's view
+ * (AddTunnel, RemoveTunnel, an Apply with new servers): changing those sets' elements is
+ * enough, and costs what changed rather than the whole table. */
+static bool only_lists_differ(const Settings *a, const Settings *b) {
         Settings x = *a;
 
         x.tunnels = b->tunnels;
         x.n_tunnels = b->n_tunnels;
+        x.endpoints = b->endpoints;
+        x.n_endpoints = b->n_endpoints;
         return a->enabled && b->enabled && settings_equal_in_kernel(&x, b);
 }
 
 /* Puts the kernel from 'old' to 'new' settings, by the smallest transaction that does it. */
 static int manager_commit_change(Manager *m, const Settings *old, const Settings *new,
                                  Protection *ret, Error *error) {
-        if (only_tunnels_differ(old, new) && ruleset_tunnels_update_fits(old, new)) {
+        if (only_lists_differ(old, new) && ruleset_lists_update_fits(old, new)) {
                 Error refused = {};
 
-                if (table_update_tunnels(m->nft, new, &refused) >= 0)
+                if (table_update_lists(m->nft, old, new, &refused) >= 0)
                         return 0;
                 /* The table is not what we last wrote: rebuild it whole instead. */
-                log_warning("Tunnels update refused (%s): rebuilding the table.", refused.message);
+                log_warning("Update of the tunnels and endpoints refused (%s): rebuilding the "
+                            "table.",
+                            refused.message);
         }
         return manager_commit(m, new, ret, error);
 }

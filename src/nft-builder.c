@@ -205,8 +205,11 @@ static void elem_add(Builder *b, struct nftnl_set *s, const void *key, uint32_t 
 void elems_flush(ElemWriter *w) {
         if (!w->pending)
                 return;
-        emit_message(w->b, NFT_MSG_NEWSETELEM, NLM_F_CREATE, nftnl_set_elems_nlmsg_build_payload,
-                     w->pending);
+        emit_message(w->b, w->removing ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+                     w->removing    ? 0
+                     : w->exclusive ? NLM_F_CREATE | NLM_F_EXCL
+                                    : NLM_F_CREATE,
+                     nftnl_set_elems_nlmsg_build_payload, w->pending);
         nftnl_set_free(w->pending);
         w->pending = NULL;
         w->n_pending = 0;

@@ -51,6 +51,8 @@ void emit_set(Builder *b, int set, uint32_t key_type, uint32_t key_len, bool int
 typedef struct ElemWriter {
         Builder *b;
         int set;
+        bool removing;  /* DELSETELEM: the kernel refuses a key that is not in the set */
+        bool exclusive; /* NEWSETELEM with NLM_F_EXCL: it refuses a key that is already there */
         struct nftnl_set *pending;
         size_t n_pending;
 } ElemWriter;

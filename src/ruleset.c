@@ -723,18 +723,72 @@ int ruleset_build_cgroups_update(Batch *batch, const NetView *v) {
         return builder_end(&b);
 }
 
-bool ruleset_tunnels_update_fits(const Settings *old, const Settings *new) {
-        return has_tunnel_patterns(old) == has_tunnel_patterns(new);
+/* Removing or adding an element costs about what adding one to a new set does; a new table costs
+ * that for every endpoint it holds, plus its chains, rules and the old table's removal, which
+ * weigh about as much as this many elements (bench/analysis.md: Apply at 1 to 65,536). */
+#define LISTS_UPDATE_SLACK 256u
+
+static int count_change(const Endpoint *e, bool add, void *userdata) {
+        size_t *budget = userdata;
+
+        (void)e, (void)add;
+        if (*budget == 0)
+                return -E2BIG;
+        (*budget)--;
+        return 0;
 }
 
-int ruleset_build_tunnels_update(Batch *batch, const Settings *s) {
+bool ruleset_lists_update_fits(const Settings *old, const Settings *new) {
+        size_t budget = new->n_endpoints + LISTS_UPDATE_SLACK;
+
+        if (has_tunnel_patterns(old) != has_tunnel_patterns(new))
+                return false;
+        /* Every endpoint replaced (another provider's list): a new table is the cheaper. */
+        return settings_endpoints_diff(old, new, count_change, &budget) >= 0;
+}
+
+/* Per family ([0] IPv4, [1] IPv6), the endpoints to remove and to add. */
+typedef struct EndpointChanges {
+        ElemWriter removed[2], added[2];
+} EndpointChanges;
+
+static int endpoint_change_elem(const Endpoint *e, bool add, void *userdata) {
+        EndpointChanges *c = userdata;
+        uint8_t key[KEY_MAX];
+        size_t len = endpoint_key(e, key);
+        int v6 = e->family == AF_INET6;
+
+        elems_add(add ? &c->added[v6] : &c->removed[v6], key, (uint32_t)len, 0);
+        return 0;
+}
+
+int ruleset_build_lists_update(Batch *batch, const Settings *old, const Settings *new) {
         Builder b = ruleset_begin(batch);
 
-        /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than patch. The
-         * flush and the new elements are one transaction: no packet sees the sets empty. */
-        emit_set_flush(&b, SET_TUNNELS);
-        emit_set_flush(&b, SET_TUNNEL_PATTERNS);
-        emit_tunnel_elems(&b, s);
+        if (!settings_tunnels_equal(old, new)) {
+                /* Patterns merge into each other ("tun*" holds "tun0"): refill rather than
+                 * patch. The flush and the new elements are one transaction: no packet sees the
+                 * sets empty. */
+                emit_set_flush(&b, SET_TUNNELS);
+                emit_set_flush(&b, SET_TUNNEL_PATTERNS);
+                emit_tunnel_elems(&b, new);
+        }
+        if (!settings_endpoints_equal(old, new)) {
+                /* The kernel's ENOENT on a removal and EEXIST on an addition refuse the batch
+                 * if the sets are not what 'old' put there: then the table is rebuilt. */
+                EndpointChanges c = {
+                        .removed = {{.b = &b, .set = SET_ENDPOINTS4, .removing = true},
+                                    {.b = &b, .set = SET_ENDPOINTS6, .removing = true}},
+                        .added = {{.b = &b, .set = SET_ENDPOINTS4, .exclusive = true},
+                                  {.b = &b, .set = SET_ENDPOINTS6, .exclusive = true}},
+                };
+
+                (void)settings_endpoints_diff(old, new, endpoint_change_elem, &c);
+                for (size_t i = 0; i < 2; i++) {
+                        elems_flush(&c.removed[i]);
+                        elems_flush(&c.added[i]);
+                }
+        }
         return builder_end(&b);
 }
 

@@ -51,11 +51,14 @@ int ruleset_build_endpoint_change(Batch *b, const Endpoint *e, bool add);
 /* BEGIN, the exempt and scoped cgroups' sets refilled from the ids in 'v', END. */
 int ruleset_build_cgroups_update(Batch *b, const NetView *v);
 
-/* BEGIN, the tunnels' sets refilled from the settings, END: AddTunnel and RemoveTunnel cost what
- * the tunnels do, whatever the number of endpoints. It fits a table built for 'old' when
- * ruleset_tunnels_update_fits(old, new): the rules for patterns are there exactly when needed. */
-bool ruleset_tunnels_update_fits(const Settings *old, const Settings *new);
-int ruleset_build_tunnels_update(Batch *b, const Settings *s);
+/* BEGIN, the sets that hold the lists brought from 'old' to 'new', END: the tunnels' sets
+ * refilled if the tunnels differ, and only the endpoints that differ removed or added.
+ * AddTunnel, RemoveTunnel and an Apply that changes only these lists (a VPN client's new
+ * server) cost what they change, not a new table. ruleset_lists_update_fits(old, new) says
+ * whether it fits a table built for 'old' (the rules for patterns are there exactly when
+ * needed) and is the smaller transaction: not when most endpoints are replaced. */
+bool ruleset_lists_update_fits(const Settings *old, const Settings *new);
+int ruleset_build_lists_update(Batch *b, const Settings *old, const Settings *new);
 
 /* BEGIN, the network's part of the tables brought from 'old' to 'now', END: the LAN and
  * on-link sets refilled, egress chains for links that came, none for links that went. */

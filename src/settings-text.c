@@ -87,7 +87,24 @@ static void list_changes_to_text(const char *key, char *const *old, size_t n_old
                 fprintf(f, "+%s=%s\n", key, new[i]);
 }
 
+typedef struct ChangeLines {
+        FILE *f;
+        size_t max;
+} ChangeLines;
+
+/* "+Endpoint=" or "-Endpoint=", until the text is longer than 'max'. */
+static int endpoint_change_line(const Endpoint *e, bool add, void *userdata) {
+        ChangeLines *c = userdata;
+        int r = endpoint_line(c->f, add ? "+" : "-", e);
+
+        if (r < 0)
+                return r;
+        return (size_t)ftell(c->f) > c->max ? -EFBIG : 0;
+}
+
 int settings_changes_to_text(const Settings *old, const Settings *new, size_t max, FILE *f) {
+        int r;
+
 #define CHANGED_BOOL(key, field)                                                                   \
         if (old->field != new->field)                                                              \
         fprintf(f, key "=%s\n", bool_to_string(new->field))
@@ -108,28 +125,10 @@ int settings_changes_to_text(const Settings *old, const Settings *new, size_t ma
         list_changes_to_text("ScopedCgroup", old->scoped_cgroups.paths, old->scoped_cgroups.n,
                              new->scoped_cgroups.paths, new->scoped_cgroups.n, f);
 
-        /* The same endpoints (Apply of other settings, a tunnel added): no need to walk them. */
-        if (settings_endpoints_equal(old, new))
-                return 0;
-        /* Both sorted: one merge. */
-        for (size_t i = 0, j = 0; i < old->n_endpoints || j < new->n_endpoints;) {
-                int c = i == old->n_endpoints ? 1
-                        : j == new->n_endpoints
-                                ? -1
-                                : endpoint_compare(&old->endpoints[i], &new->endpoints[j]);
-                int r = 0;
-
-                if (c == 0)
-                        i++, j++;
-                else if (c < 0)
-                        r = endpoint_line(f, "-", &old->endpoints[i++]);
-                else
-                        r = endpoint_line(f, "+", &new->endpoints[j++]);
-                if (r < 0)
-                        return r;
-                if (c != 0 && (size_t)ftell(f) > max)
-                        return -EFBIG;
-        }
+        r = settings_endpoints_diff(old, new, endpoint_change_line,
+                                    &(ChangeLines){.f = f, .max = max});
+        if (r < 0)
+                return r;
         return (size_t)ftell(f) > max ? -EFBIG : 0;
 }
 

@@ -165,6 +165,27 @@ bool settings_endpoints_equal(const Settings *a, const Settings *b) {
         return true;
 }
 
+int settings_endpoints_diff(const Settings *old, const Settings *new, endpoint_change_fn f,
+                            void *userdata) {
+        for (size_t i = 0, j = 0; i < old->n_endpoints || j < new->n_endpoints;) {
+                int c = i == old->n_endpoints ? 1
+                        : j == new->n_endpoints
+                                ? -1
+                                : endpoint_compare(&old->endpoints[i], &new->endpoints[j]);
+                int r = 0;
+
+                if (c == 0)
+                        i++, j++;
+                else if (c < 0)
+                        r = f(&old->endpoints[i++], false, userdata);
+                else
+                        r = f(&new->endpoints[j++], true, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 bool settings_equal(const Settings *a, const Settings *b) {
         return a->enabled == b->enabled && a->persistent == b->persistent &&
                a->allow_lan == b->allow_lan && a->allow_dhcp == b->allow_dhcp &&

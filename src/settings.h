@@ -66,6 +66,12 @@ void settings_clear_tunnels(Settings *s);
  * Removing never shrinks the array, so adding back what was just removed cannot fail. */
 int settings_add_endpoint(Settings *s, const Endpoint *e, Error *error);
 int settings_remove_endpoint(Settings *s, const Endpoint *e);
+/* Calls 'f' for each endpoint of 'old' not in 'new' (add false) and each of 'new' not in 'old'
+ * (add true), in endpoint order: one merge of the two sorted arrays. Stops at the first
+ * negative return of 'f', and returns it. */
+typedef int (*endpoint_change_fn)(const Endpoint *e, bool add, void *userdata);
+int settings_endpoints_diff(const Settings *old, const Settings *new, endpoint_change_fn f,
+                            void *userdata);
 /* Bulk loading: append in any order, then sort, collapse duplicates and check the limit. */
 int settings_append_endpoint(Settings *s, const Endpoint *e);
 int settings_normalize_endpoints(Settings *s, Error *error);

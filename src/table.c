@@ -122,11 +122,11 @@ int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, Error *error) {
         return commit(nft, &b, ruleset_build_endpoint_change(&b, e, add), error);
 }
 
-int table_update_tunnels(Nft *nft, const Settings *s, Error *error) {
+int table_update_lists(Nft *nft, const Settings *old, const Settings *new, Error *error) {
         _cleanup_(batch_done) Batch b = {};
 
         batch_init(&b, nft_next_seq(nft));
-        return commit(nft, &b, ruleset_build_tunnels_update(&b, s), error);
+        return commit(nft, &b, ruleset_build_lists_update(&b, old, new), error);
 }
 
 int table_update_cgroups(Nft *nft, const NetView *v, Error *error) {

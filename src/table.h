@@ -23,8 +23,8 @@ int table_install(Nft *nft, const Settings *s, const NetView *v, bool unowned,
 /* Adds or deletes one endpoint element in the table in force. */
 int table_change_endpoint(Nft *nft, const Endpoint *e, bool add, Error *error);
 
-/* Refills the tunnels set of the table in force from the settings. */
-int table_update_tunnels(Nft *nft, const Settings *s, Error *error);
+/* Brings the tunnels' and endpoints' sets of the table in force, built for 'old', to 'new'. */
+int table_update_lists(Nft *nft, const Settings *old, const Settings *new, Error *error);
 
 /* Refills the exempt and scoped cgroups' sets of the table in force. */
 int table_update_cgroups(Nft *nft, const NetView *v, Error *error);

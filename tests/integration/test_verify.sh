@@ -9,6 +9,10 @@
 #   the tunnel's element deleted           -> table (names the set), tunnel
 #   the output chain's policy set to accept -> policies, table (name output)
 #   an endpoint element deleted             -> table (names the set)
+#   (between these, an Apply with the server on another port changes only
+#   the set's elements, the same table; with that element deleted behind
+#   the daemon's back, the kernel refuses the removal and the table is
+#   rebuilt, and verify passes)
 #   the prerouting chain deleted            -> table, unsolicited
 #   the uplink's egress chain deleted       -> table, frames (names the link)
 #   that chain emptied, its policy accept   -> table, frames (a raw frame
@@ -107,6 +111,35 @@ expect_verify_fails "endpoint element deleted" table
 expect_detail "endpoint element deleted" table "missing [element endpoints4" "extra []"
 vf_restore
 expect_verify_passes "restored"
+
+# --------------------------------------------------------------------------
+ks_step "another server applied: only the endpoint's elements change; the set not as left: rebuilt"
+
+# table_handle: the kernel gives a new table a new handle, so an unchanged one says that only
+# the elements changed.
+table_handle() { in_ns "$KS_CLI" nft -a list table inet killswitchd | sed -n '1s/.*# handle \([0-9]*\).*/\1/p'; }
+has_endpoint() {   # PORT: 1 if endpoints4 holds the server at that port
+    in_ns "$KS_CLI" nft list set inet killswitchd endpoints4 | grep -c "$KS_SRV_V4 . udp . $1" || true
+}
+settings_moved=$KS_TMP/settings-moved.json
+sed "s/\"port\": $KS_WG_PORT/\"port\": $((KS_WG_PORT + 1))/" "$settings" >"$settings_moved"
+h0=$(table_handle)
+ctl_must apply "$settings_moved"
+expect_eq "the new port's element is in endpoints4" "$(has_endpoint $((KS_WG_PORT + 1)))" 1
+expect_eq "the old port's element is gone" "$(has_endpoint "$KS_WG_PORT")" 0
+expect_eq "the same table: only its elements changed (handle $h0)" "$(table_handle)" "$h0"
+expect_not "no rebuild was logged" grep -q 'endpoints refused' "$KS_DAEMON_LOG"
+# Behind the daemon's back, the element it would remove: the kernel refuses the removal (ENOENT),
+# and the daemon builds the table anew from the settings.
+expect_ok "nft delete element of port $((KS_WG_PORT + 1))" \
+    nft_other "$KS_CLI" delete element inet killswitchd endpoints4 "{ $KS_SRV_V4 . udp . $((KS_WG_PORT + 1)) }"
+ctl_must apply "$settings"
+expect_eq "the first port's element is back in endpoints4" "$(has_endpoint "$KS_WG_PORT")" 1
+expect_ok "the refusal and the rebuild were logged" \
+    grep -q 'Update of the tunnels and endpoints refused (kernel refused DELSETELEM' "$KS_DAEMON_LOG"
+expect_not "a new table (handle $h0 before)" test "$(table_handle)" = "$h0"
+tunnel_flows || ks_die "the tunnel does not carry traffic after the rebuild"
+expect_verify_passes "rebuilt"
 
 # --------------------------------------------------------------------------
 ks_step "the prerouting chain deleted: the tunnel's address reachable from the LAN"

@@ -754,7 +754,9 @@ static void parse_elem(const struct nlattr *elem, Elem *out) {
         }
 }
 
-static size_t set_elems(const Batch *b, const char *set, Elem *out, size_t max, size_t *messages) {
+/* The elements of the set in the batch's messages of 'type' (NEWSETELEM, DELSETELEM). */
+static size_t set_elems_in(const Batch *b, uint8_t type, const char *set, Elem *out, size_t max,
+                           size_t *messages) {
         size_t n = 0;
 
         *messages = 0;
@@ -762,7 +764,7 @@ static size_t set_elems(const Batch *b, const char *set, Elem *out, size_t max, 
                 const struct nlattr *a, *e;
                 bool ours = false;
 
-                if (!is_nft(nlh) || msg_type(nlh) != NFT_MSG_NEWSETELEM)
+                if (!is_nft(nlh) || msg_type(nlh) != type)
                         continue;
                 mnl_attr_for_each (a, nlh, sizeof(struct nfgenmsg)) {
                         if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET) {
@@ -779,6 +781,10 @@ static size_t set_elems(const Batch *b, const char *set, Elem *out, size_t max, 
                 }
         }
         return n;
+}
+
+static size_t set_elems(const Batch *b, const char *set, Elem *out, size_t max, size_t *messages) {
+        return set_elems_in(b, NFT_MSG_NEWSETELEM, set, out, max, messages);
 }
 
 static void assert_elem(const Elem *e, const void *key, uint32_t len, uint32_t flags) {
@@ -922,36 +928,121 @@ TEST(delete) {
         ASSERT_EQ(types[2], NFNL_MSG_BATCH_END);
 }
 
-/* AddTunnel and RemoveTunnel: the tunnels' sets flushed and refilled, nothing else. */
-TEST(tunnels_update) {
-        _cleanup_(settings_done) Settings s = example_with_pattern(), exact;
-        _cleanup_(batch_done) Batch b;
-        uint8_t types[8];
-        size_t n = 0, msgs;
+/* The message types of a batch, BEGIN and END as 0. */
+static size_t batch_types(const Batch *b, uint8_t *types, size_t max) {
+        size_t n = 0;
 
-        batch_init(&b, 9);
-        ASSERT_EQ(ruleset_build_tunnels_update(&b, &s), 0);
-        for_each_msg(nlh, &b) {
-                ASSERT(n < ELEMENTSOF(types));
+        for_each_msg(nlh, b) {
+                ASSERT(n < max);
                 types[n++] = is_nft(nlh) ? msg_type(nlh) : 0;
         }
-        ASSERT_EQ(n, 6);
+        return n;
+}
+
+/* AddTunnel and RemoveTunnel: the tunnels' sets flushed and refilled, nothing else. */
+TEST(lists_update_tunnels) {
+        _cleanup_(settings_done) Settings s = example_with_pattern(), more = {}, exact;
+        _cleanup_(batch_done) Batch b;
+        uint8_t types[8];
+        size_t msgs;
+
+        ASSERT_EQ(settings_copy(&s, &more), 0);
+        ASSERT_EQ(settings_add_tunnel(&more, "wg1", &error), 0);
+        batch_init(&b, 9);
+        ASSERT_EQ(ruleset_build_lists_update(&b, &s, &more), 0);
+        ASSERT_EQ(batch_types(&b, types, ELEMENTSOF(types)), 6);
         ASSERT_EQ(types[1], NFT_MSG_DELSETELEM);
         ASSERT_EQ(types[2], NFT_MSG_DELSETELEM);
         ASSERT_EQ(types[3], NFT_MSG_NEWSETELEM);
         ASSERT_EQ(types[4], NFT_MSG_NEWSETELEM);
-        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 3);
+        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 4); /* wg0, tun0, wg1, lo */
         ASSERT_EQ(set_elems(&b, "tunnel_patterns", NULL, 0, &msgs), 3);
+        ASSERT_EQ(set_elems_in(&b, NFT_MSG_DELSETELEM, "endpoints4", NULL, 0, &msgs), 0);
+        ASSERT_EQ(msgs, 0);
         /* The patterns' rules are there only with a pattern: an update that adds the first or
          * removes the last one does not fit, and the table is rebuilt instead. */
         settings_init(&exact);
         exact.enabled = true;
         ASSERT_EQ(settings_add_tunnel(&exact, "wg0", &error), 0);
-        ASSERT(ruleset_tunnels_update_fits(&s, &s));
-        ASSERT(!ruleset_tunnels_update_fits(&s, &exact));
-        ASSERT(!ruleset_tunnels_update_fits(&exact, &s));
+        ASSERT(ruleset_lists_update_fits(&s, &s));
+        ASSERT(!ruleset_lists_update_fits(&s, &exact));
+        ASSERT(!ruleset_lists_update_fits(&exact, &s));
         ASSERT_EQ(settings_add_tunnel(&exact, "wg1", &error), 0);
-        ASSERT(ruleset_tunnels_update_fits(&exact, &exact));
+        ASSERT(ruleset_lists_update_fits(&exact, &exact));
+}
+
+/* An Apply with a new server: the endpoint that went is removed, the one that came is added
+ * (exclusively: a set not as 'old' left it refuses the batch), the others and the tunnels are
+ * not touched. The same settings: an empty batch. */
+TEST(lists_update_endpoints) {
+        _cleanup_(settings_done) Settings s = example(), moved = {};
+        _cleanup_(batch_done) Batch b, same;
+        static const uint8_t k_old[12] = {198, 51, 100, 7, 17, 0, 0, 0, 0xca, 0x6c, 0, 0};
+        static const uint8_t k_new[12] = {198, 51, 100, 8, 17, 0, 0, 0, 0xca, 0x6c, 0, 0};
+        uint8_t types[8];
+        Elem e[2];
+        Endpoint ep;
+        size_t msgs;
+
+        ASSERT_EQ(settings_copy(&s, &moved), 0);
+        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &ep, &error), 0);
+        ASSERT_EQ(settings_remove_endpoint(&moved, &ep), 0);
+        ASSERT_EQ(endpoint_parse("198.51.100.8", 51820, "udp", &ep, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&moved, &ep, &error), 0);
+        ASSERT(ruleset_lists_update_fits(&s, &moved));
+
+        batch_init(&b, 9);
+        ASSERT_EQ(ruleset_build_lists_update(&b, &s, &moved), 0);
+        ASSERT_EQ(batch_types(&b, types, ELEMENTSOF(types)), 4);
+        ASSERT_EQ(types[1], NFT_MSG_DELSETELEM);
+        ASSERT_EQ(types[2], NFT_MSG_NEWSETELEM);
+        ASSERT_EQ(set_elems_in(&b, NFT_MSG_DELSETELEM, "endpoints4", e, 2, &msgs), 1);
+        assert_elem(&e[0], k_old, sizeof(k_old), 0);
+        ASSERT_EQ(set_elems(&b, "endpoints4", e, 2, &msgs), 1);
+        assert_elem(&e[0], k_new, sizeof(k_new), 0);
+        ASSERT_EQ(set_elems(&b, "endpoints6", NULL, 0, &msgs), 0);
+        ASSERT_EQ(set_elems(&b, "tunnels", NULL, 0, &msgs), 0);
+        for_each_msg(nlh, &b) if (is_nft(nlh) && msg_type(nlh) == NFT_MSG_NEWSETELEM) ASSERT_EQ(
+                nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
+
+        batch_init(&same, 20);
+        ASSERT_EQ(ruleset_build_lists_update(&same, &s, &s), 0);
+        ASSERT_EQ(batch_types(&same, types, ELEMENTSOF(types)), 2);
+}
+
+/* Element changes while they are fewer than the endpoints there will be plus 256 (what the rest
+ * of a new table weighs); a list replaced whole gets a new table. */
+TEST(lists_update_budget) {
+        _cleanup_(settings_done) Settings a = {}, b = {};
+        Endpoint e;
+
+        settings_init(&a);
+        settings_init(&b);
+        a.enabled = b.enabled = true;
+        for (unsigned i = 0; i < 1000; i++) {
+                char addr[32];
+
+                snprintf(addr, sizeof(addr), "198.18.%u.%u", i / 250, i % 250 + 1);
+                ASSERT_EQ(endpoint_parse(addr, 51820, "udp", &e, &error), 0);
+                ASSERT_EQ(settings_add_endpoint(&a, &e, &error), 0);
+                ASSERT_EQ(endpoint_parse(addr, i < 700 ? 51821 : 51820, "udp", &e, &error), 0);
+                ASSERT_EQ(settings_add_endpoint(&b, &e, &error), 0);
+        }
+        /* 700 replaced: 1,400 changes against a new table of 1,000 (+256): a new table */
+        ASSERT(!ruleset_lists_update_fits(&a, &b));
+        /* 1,000 added to an empty list: 1,000 changes, within 1,000 + 256 */
+        ASSERT(ruleset_lists_update_fits(&(Settings){.enabled = true}, &b));
+        ASSERT(ruleset_lists_update_fits(&b, &b));
+        /* 1,000 removed: more than 0 + 256 */
+        ASSERT(!ruleset_lists_update_fits(&a, &(Settings){.enabled = true}));
+        /* One replaced in a list of one: 2 changes, within 1 + 256 */
+        _cleanup_(settings_done) Settings one = example(), moved = {};
+        ASSERT_EQ(settings_copy(&one, &moved), 0);
+        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, &error), 0);
+        ASSERT_EQ(settings_remove_endpoint(&moved, &e), 0);
+        ASSERT_EQ(endpoint_parse("198.51.100.8", 51820, "udp", &e, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&moved, &e, &error), 0);
+        ASSERT(ruleset_lists_update_fits(&one, &moved));
 }
 
 static void add_cgroups(CgroupList *l, const char *const *paths, size_t n) {
@@ -1076,7 +1167,9 @@ int main(void) {
         RUN(many_endpoints);
         RUN(block_all);
         RUN(delete);
-        RUN(tunnels_update);
+        RUN(lists_update_tunnels);
+        RUN(lists_update_endpoints);
+        RUN(lists_update_budget);
         RUN(exempt_rules);
         RUN(scoped_rules);
         return 0;
