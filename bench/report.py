@@ -330,6 +330,10 @@ if rss is not None:
     rows.append(("daemon RSS, idle (1 tunnel, 1 endpoint)", fmt_kib(rss),
                  "`nft -f` of that table, peak: " + fmt_kib(nft_rss), fmt_x(ratio(rss, nft_rss), 2),
                  "< 4 MiB", verdict(rss < 4096, "idle RSS under 4 MiB", "%s, %.2f× 4 MiB" % (fmt_kib(rss), rss / 4096))))
+    floor_rss = num("footprint.floor_rss_kib")
+    if floor_rss is not None:
+        rows.append(("… the floor: `ks-idle`, the same libraries used the least a daemon of this shape must",
+                     fmt_kib(floor_rss), "the daemon's own: " + fmt_kib(rss - floor_rss), "", "", ""))
     top = int(num("footprint.top") or 65536)
     rt, nft_top = num("footprint.rss_top_kib"), num("scale.%d.versus.maxrss_kib" % top)
     rows.append(("daemon RSS with %s endpoints (peak)" % fmt_int(top),
@@ -430,6 +434,11 @@ if a_med is not None and speed is not None:
 if num("footprint.rss_idle_kib") is not None:
     r_idle = num("footprint.rss_idle_kib")
     goal("idle RSS", fmt_kib(r_idle), "< 4 MiB", r_idle < 4096, "%s over" % fmt_kib(r_idle - 4096))
+    f_idle = num("footprint.floor_rss_kib")
+    if f_idle is not None:
+        GOALS.append(("… the floor of any daemon on these libraries (`ks-idle`)",
+                      "%s; the daemon's own %s" % (fmt_kib(f_idle), fmt_kib(r_idle - f_idle)), "",
+                      "within the goal" if f_idle < 4096 else "alone over the goal"))
 
 if GOALS:
     w("## Goals")
@@ -880,6 +889,9 @@ if rss is not None:
     w("| RSS after `Apply` with %s endpoints | %s; peak (VmHWM) %s |" % (
         fmt_int(num("footprint.top") or 0), fmt_kib(num("footprint.rss_top_kib")), fmt_kib(num("footprint.hwm_top_kib"))))
     w("| PSS idle (shared pages divided among their users) | %s |" % fmt_kib(num("footprint.pss_idle_kib")))
+    if num("footprint.floor_rss_kib") is not None:
+        w("| RSS of `ks-idle`, idle: the same libraries, an sd-event loop, a system bus connection, libnl's link, address and route caches, an nftables socket, and nothing of ours | %s (anonymous %s) |"
+          % (fmt_kib(num("footprint.floor_rss_kib")), fmt_kib(num("footprint.floor_rss_anon_kib"))))
     w("| idle wakeups over %s s | %s `epoll_wait` calls (%s); %s context switches |" % (
         text("footprint.idle_seconds"), text("footprint.epoll_waits", "—"), text("footprint.wakeup_method"),
         text("footprint.ctxt_switches")))
