@@ -68,6 +68,18 @@ static Settings example_with_pattern(void) {
         return s;
 }
 
+/* The example with its IPv4 server moved to 198.51.100.8: what a VPN client's Apply does. */
+static Settings example_moved(void) {
+        Settings s = example();
+        Endpoint e;
+
+        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, &error), 0);
+        ASSERT_EQ(settings_remove_endpoint(&s, &e), 0);
+        ASSERT_EQ(endpoint_parse("198.51.100.8", 51820, "udp", &e, &error), 0);
+        ASSERT_EQ(settings_add_endpoint(&s, &e, &error), 0);
+        return s;
+}
+
 TEST(framing) {
         _cleanup_(settings_done) Settings s = example();
         _cleanup_(batch_done) Batch b;
@@ -975,20 +987,14 @@ TEST(lists_update_tunnels) {
  * (exclusively: a set not as 'old' left it refuses the batch), the others and the tunnels are
  * not touched. The same settings: an empty batch. */
 TEST(lists_update_endpoints) {
-        _cleanup_(settings_done) Settings s = example(), moved = {};
+        _cleanup_(settings_done) Settings s = example(), moved = example_moved();
         _cleanup_(batch_done) Batch b, same;
         static const uint8_t k_old[12] = {198, 51, 100, 7, 17, 0, 0, 0, 0xca, 0x6c, 0, 0};
         static const uint8_t k_new[12] = {198, 51, 100, 8, 17, 0, 0, 0, 0xca, 0x6c, 0, 0};
         uint8_t types[8];
         Elem e[2];
-        Endpoint ep;
         size_t msgs;
 
-        ASSERT_EQ(settings_copy(&s, &moved), 0);
-        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &ep, &error), 0);
-        ASSERT_EQ(settings_remove_endpoint(&moved, &ep), 0);
-        ASSERT_EQ(endpoint_parse("198.51.100.8", 51820, "udp", &ep, &error), 0);
-        ASSERT_EQ(settings_add_endpoint(&moved, &ep, &error), 0);
         ASSERT(ruleset_lists_update_fits(&s, &moved));
 
         batch_init(&b, 9);
@@ -1035,13 +1041,8 @@ TEST(lists_update_budget) {
         ASSERT(ruleset_lists_update_fits(&b, &b));
         /* 1,000 removed: more than 0 + 256 */
         ASSERT(!ruleset_lists_update_fits(&a, &(Settings){.enabled = true}));
-        /* One replaced in a list of one: 2 changes, within 1 + 256 */
-        _cleanup_(settings_done) Settings one = example(), moved = {};
-        ASSERT_EQ(settings_copy(&one, &moved), 0);
-        ASSERT_EQ(endpoint_parse("198.51.100.7", 51820, "udp", &e, &error), 0);
-        ASSERT_EQ(settings_remove_endpoint(&moved, &e), 0);
-        ASSERT_EQ(endpoint_parse("198.51.100.8", 51820, "udp", &e, &error), 0);
-        ASSERT_EQ(settings_add_endpoint(&moved, &e, &error), 0);
+        /* One replaced in a list of two: 2 changes, within 2 + 256 */
+        _cleanup_(settings_done) Settings one = example(), moved = example_moved();
         ASSERT(ruleset_lists_update_fits(&one, &moved));
 }
 
