@@ -123,7 +123,7 @@ w("sudo bench/run --quick    # small sizes, seconds; prints the report, writes n
 w("```")
 w("")
 w("`bench/run` installs `iperf3` (and `linux-perf`, for the wakeup count and the profile) if")
-w("they are missing, builds `killswitchd` and `ks-bench` with `RelWithDebInfo` into")
+w("they are missing, builds `killswitchd`, `ks-bench` and `ks-idle` with `RelWithDebInfo` into")
 w("`build-bench/`, starts a private `dbus-daemon` standing in for the system bus, and does")
 w("everything in network namespaces it creates and removes (`tests/integration/lib.sh`):")
 w("")
