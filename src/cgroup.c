@@ -54,11 +54,13 @@ struct CgroupWatch {
         size_t n_wds;
 };
 
-/* Creation, removal and renames; IN_ONLYDIR: a cgroup is a directory. */
-#define WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* A cgroup is made by mkdir and removed by rmdir (cgroup v2 refuses renames), which the parent
+ * directory reports as IN_CREATE and IN_DELETE. A watch on the removed cgroup itself reports
+ * nothing: the watch holds the directory's inode, so kernfs never deletes it while watched (no
+ * IN_DELETE_SELF, no IN_IGNORED). */
+#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_ONLYDIR)
 
 static void watches_clear(CgroupWatch *w) {
-        /* A watch on a removed directory is already gone (IN_IGNORED): EINVAL, harmless. */
         for (size_t i = 0; i < w->n_wds; i++)
                 (void)inotify_rm_watch(w->fd, w->wds[i]);
         w->n_wds = 0;
@@ -79,12 +81,23 @@ CgroupWatch *cgroup_watch_free(CgroupWatch *w) {
 static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         CgroupWatch *w = userdata;
         char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool changed = false;
+        ssize_t n;
 
         (void)s, (void)revents;
-        /* Which event it was does not matter: the handler looks at every path again. */
-        while (read(fd, buf, sizeof(buf)) > 0)
-                ;
-        w->handler(w->userdata);
+        /* Which event it was does not matter: the handler looks at every path again. But
+         * IN_IGNORED only says a watch went, and the handler's own cgroup_watch_set() removes
+         * every watch: answering it would look again forever. An overflow (IN_Q_OVERFLOW)
+         * is a change. */
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                for (ssize_t i = 0; i < n;) {
+                        const struct inotify_event *e = (const void *)(buf + i);
+
+                        changed = changed || e->mask != IN_IGNORED;
+                        i += (ssize_t)(sizeof(*e) + e->len);
+                }
+        if (changed)
+                w->handler(w->userdata);
         return 0;
 }
 
@@ -130,29 +143,34 @@ static int watch_add(CgroupWatch *w, const char *dir) {
 }
 
 int cgroup_watch_set(CgroupWatch *w, char *const *paths, size_t n_paths) {
+        size_t root_len = strlen(w->root);
         int r;
 
         watches_clear(w);
+        if (n_paths == 0)
+                return 0;
+        r = watch_add(w, w->root);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n_paths; i++) {
                 char dir[PATH_MAX];
                 int n = snprintf(dir, sizeof(dir), "%s/%s", w->root, paths[i]);
 
                 if (n < 0 || (size_t)n >= sizeof(dir))
                         return -ENAMETOOLONG;
-                /* The path itself, else its nearest ancestor that exists (the root at worst). */
-                for (;;) {
-                        char *slash;
-
-                        r = watch_add(w, dir);
-                        if (r != -ENOENT && r != -ENOTDIR)
-                                break;
-                        slash = strrchr(dir, '/');
-                        if (!slash || (size_t)(slash - dir) < strlen(w->root))
-                                break;
+                /* Every directory from the root down to the path's parent, top down, to the
+                 * first that does not exist: each is watched before its child, so whatever on
+                 * the way is made or removed, a watched directory reports it. */
+                for (char *slash = strchr(dir + root_len + 1, '/'); slash;
+                     slash = strchr(slash + 1, '/')) {
                         *slash = '\0';
+                        r = watch_add(w, dir);
+                        *slash = '/';
+                        if (r == -ENOENT || r == -ENOTDIR)
+                                break;
+                        if (r < 0)
+                                return r;
                 }
-                if (r < 0)
-                        return r;
         }
         return 0;
 }

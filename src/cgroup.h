@@ -43,11 +43,11 @@ bool cgroup_ids_equal(const CgroupIds *a, const CgroupIds *b);
 int cgroup_ids_lookup(int root_fd, char *const *paths, size_t n_paths, uint64_t **ret,
                       size_t *ret_n);
 
-/* Tells when any of the given paths may have appeared or gone: inotify on each path that exists
- * (its removal) and on the nearest existing ancestor of each that does not (a cgroup is made by
- * mkdir, which the parent directory reports). The handler calls cgroup_watch_set() again, which
- * moves the watches to where they must now be, and only then reads the ids: a cgroup made
- * between the two is then either seen by the lookup or reported by the new watch. */
+/* Tells when any of the given paths may have appeared or gone: inotify on every existing
+ * directory from the root down to each path's parent (a cgroup is made by mkdir and removed by
+ * rmdir, which only the parent directory reports). The handler calls cgroup_watch_set() again,
+ * which moves the watches to where they must now be, and only then reads the ids: a cgroup made
+ * or removed between the two is then either seen by the lookup or reported by the new watch. */
 typedef struct CgroupWatch CgroupWatch;
 typedef void (*cgroup_handler_t)(void *userdata);
 

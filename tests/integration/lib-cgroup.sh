@@ -36,6 +36,8 @@ cgroup_make() { mkdir -p "$KS_CG_ROOT/$1"; }
 # cgroup_remove PATH: once its processes are gone (the probes end by themselves).
 cgroup_remove() { wait_until 5 rmdir "$KS_CG_ROOT/$1"; }
 cgroup_id() { stat -c %i "$KS_CG_ROOT/$1"; }
+# cpu_ticks PID: the CPU time the process has used, user and system, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # in_cgroup PATH CMD...: CMD (and what it starts) in the cgroup.
 in_cgroup() {

@@ -69,6 +69,9 @@ expect_zero() { expect_eq "$1" "$2" 0; }
 expect_ge() {   # DESC GOT MIN
     if (($2 >= $3)); then ks_pass "$1 (got $2, want >= $3)"; else ks_fail "$1 (got $2, want >= $3)"; fi
 }
+expect_le() {   # DESC GOT MAX
+    if (($2 <= $3)); then ks_pass "$1 (got $2, want <= $3)"; else ks_fail "$1 (got $2, want <= $3)"; fi
+}
 expect_ok() {   # DESC CMD...: the command must succeed
     local desc=$1; shift
     if "$@"; then ks_pass "$desc"; else ks_fail "$desc (command failed: $*)"; fi

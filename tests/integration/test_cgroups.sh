@@ -90,6 +90,11 @@ cgroup_make "$exempt"
 expect_set "the new $exempt is added" exempt_cgroups "$exempt"
 wait_prop PresentCgroups "[\"$exempt\"]"
 outside_arrives "exempt again" "$exempt"
+# Nothing changes now, so the daemon sleeps: answering the reports of its own moves of the
+# watches once kept it looking again at full speed (a clock tick is 10 ms).
+ticks=$(cpu_ticks "$KS_DAEMON_PID"); sleep 2
+expect_le "the daemon's CPU time over 2 s with the cgroup listed, in clock ticks" \
+    $(($(cpu_ticks "$KS_DAEMON_PID") - ticks)) 20
 
 ks_step "killswitchctl verify: the table, exempt cgroup's id included, is what the settings ask"
 # verify sends probes of its own: always from inside the client's namespace.

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* cgroup paths as the settings take them: what is refused, with which words, and their level.
- * No root. */
+/* cgroup paths as the settings take them: what is refused, with which words, and their level;
+ * and the watch that tells when a listed path comes or goes, on a directory tree of the test's
+ * own (mkdir and rmdir report to the parent directory as they do in cgroupfs). No root. */
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cgroup.h"
 #include "test.h"
 
@@ -116,11 +121,104 @@ TEST(slices) {
         }
 }
 
+/* The manager's part: each report moves the watches again, then the ids would be read. */
+typedef struct WatchTest {
+        CgroupWatch *watch;
+        char *const *paths;
+        size_t n_paths;
+        unsigned reports;
+} WatchTest;
+
+static void on_report(void *userdata) {
+        WatchTest *t = userdata;
+
+        t->reports++;
+        ASSERT_EQ(cgroup_watch_set(t->watch, t->paths, t->n_paths), 0);
+}
+
+/* The reports the events so far bring, dispatched until none is pending; a watch that reported
+ * its own moves would never settle. */
+static unsigned reports_after(sd_event *event, WatchTest *t) {
+        unsigned before = t->reports;
+
+        for (int i = 0; sd_event_run(event, 0) > 0; i++)
+                ASSERT(i < 100);
+        return t->reports - before;
+}
+
+static void in_tree(const char *root, const char *path, int (*op)(const char *)) {
+        char full[PATH_MAX];
+
+        ASSERT(snprintf(full, sizeof(full), "%s/%s", root, path) < (int)sizeof(full));
+        ASSERT_EQ(op(full), 0);
+}
+
+static int make_dir(const char *path) {
+        return mkdir(path, 0755);
+}
+
+TEST(watch) {
+        char root[] = "/tmp/test-cgroup.XXXXXX";
+        char *const paths[] = {"a.slice/b.slice/c.scope", "x.slice"};
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        WatchTest t = {.paths = paths, .n_paths = ELEMENTSOF(paths)};
+
+        ASSERT(mkdtemp(root));
+        ASSERT_EQ(sd_event_new(&event), 0);
+        ASSERT_EQ(cgroup_watch_new(event, root, on_report, &t, &t.watch), 0);
+        ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
+        ASSERT_EQ(reports_after(event, &t), 0);
+        /* Moving the watches (removing them queues IN_IGNORED) is no change. */
+        ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
+        ASSERT_EQ(reports_after(event, &t), 0);
+
+        /* Each level made, then the path itself, is reported once. */
+        in_tree(root, "a.slice", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(root, "a.slice/b.slice", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(root, "a.slice/b.slice/c.scope", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(root, "x.slice", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        /* What happens below a listed path is no change of its own. */
+        in_tree(root, "a.slice/b.slice/c.scope/app.scope", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 0);
+        in_tree(root, "a.slice/b.slice/c.scope/app.scope", rmdir);
+        ASSERT_EQ(reports_after(event, &t), 0);
+
+        /* Removed, the path is reported by its parent; so is an ancestor removed after it, and
+         * made again, the path is still followed. */
+        in_tree(root, "a.slice/b.slice/c.scope", rmdir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(root, "x.slice", rmdir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(root, "a.slice/b.slice", rmdir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(root, "a.slice/b.slice", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(root, "a.slice/b.slice/c.scope", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+
+        /* No paths, no watches: nothing reports. */
+        ASSERT_EQ(cgroup_watch_set(t.watch, NULL, 0), 0);
+        in_tree(root, "x.slice", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 0);
+
+        cgroup_watch_free(t.watch);
+        in_tree(root, "x.slice", rmdir);
+        in_tree(root, "a.slice/b.slice/c.scope", rmdir);
+        in_tree(root, "a.slice/b.slice", rmdir);
+        in_tree(root, "a.slice", rmdir);
+        ASSERT_EQ(rmdir(root), 0);
+}
+
 int main(void) {
         RUN(good_paths);
         RUN(bad_paths);
         RUN(too_long);
         RUN(level);
         RUN(slices);
+        RUN(watch);
         return 0;
 }
