@@ -1,18 +1,19 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Reduces one system-wide `perf record -g -e cpu-clock` of the packet path to "key value" lines.
 
-Usage: perf script -F comm,pid,tid,period,ip,sym | packetprofile.py PREFIX SENDER_PID [OTHER_PID...]
+Usage: perf script -F comm,pid,tid,period,ip,sym | packetprofile.py PREFIX SENDER_PID [OTHER_PID[:NAME]...]
 
-Only the samples of the processes that carry the packets are kept: the sending thread
-(SENDER_PID: `ks-bench blast`, where the output, postrouting and egress hooks run, and the
-receiving side's softirq when it runs in the sender's context), each OTHER_PID (the client's
-wireguard-go, which encrypts and sends the datagram on) and the kernel's softirq threads
-(`ksoftirqd/N`, when they carry the network's receive work). With `-e cpu-clock` the period of
+Only the samples of the processes that carry the packets are kept: the sender (SENDER_PID:
+`ks-bench blast` or the `iperf3` client, where the output, postrouting and egress hooks run, and
+the receiving side's softirq when it runs in the sender's context), each OTHER_PID (the client's
+wireguard-go, which encrypts and sends the datagram on; the `iperf3` server), grouped under NAME
+(default: wireguard-go), and the kernel's softirq threads (`ksoftirqd/N`, when they carry the
+network's receive work). With `-e cpu-clock` the period of
 a sample is the nanoseconds of CPU time it stands for, so the sums below are CPU time.
 
 Every line is "PREFIX|WHAT|... NANOSECONDS" (report.py divides by the packets sent):
 
-  PREFIX|total|GROUP                 all of a group's samples (sender, wireguard-go, ksoftirqd)
+  PREFIX|total|GROUP                 all of a group's samples (sender, each NAME, ksoftirqd)
   PREFIX|hook|HOOK|PART              time inside a netfilter hook (nf_hook_slow), by hook (the
                                      function that called nf_hook_slow tells which: __ip_local_out
                                      is output, ip_output postrouting, __dev_queue_xmit the
@@ -31,7 +32,10 @@ import sys
 
 PREFIX = sys.argv[1]
 SENDER = sys.argv[2]
-OTHERS = set(sys.argv[3:])
+OTHERS = {}
+for arg in sys.argv[3:]:
+    pid, _, name = arg.partition(":")
+    OTHERS[pid] = name or "wireguard-go"
 
 HEADER = re.compile(r"^(\S.*?)\s+(\d+)/(\d+)\s+(\d+)\s*:?\s*$")
 FRAME = re.compile(r"^\s+([0-9a-f]+)\s+(\S+)")
@@ -77,7 +81,7 @@ def group_of(comm, pid):
     if pid == SENDER:
         return "sender"
     if pid in OTHERS:
-        return "wireguard-go"
+        return OTHERS[pid]
     if comm.startswith("ksoftirqd/"):
         return "ksoftirqd"
     return None

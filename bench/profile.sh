@@ -126,6 +126,12 @@ phase_profile() {
 #      samples of the processes that carry the packets and sums them by hook, by what ran in
 #      the hook (nftables, conntrack) and by function; the set backends' lookup functions show
 #      which backend the kernel chose for each set.
+#   3. The same recording while one `iperf3` TCP stream runs over veth and through WireGuard:
+#      the hooks' share of the CPU time of the sender (the `iperf3` client, where the output
+#      and postrouting hooks run, and the receive path when its softirq runs there), of the
+#      receiver (the `iperf3` server), of wireguard-go and of the softirq threads. One stream
+#      is limited by the CPU of its busiest thread: what the hooks take of it, no table can
+#      give back to the throughput.
 
 PP_VARIANTS=(none floor floor_ct ours_big)
 
@@ -183,6 +189,42 @@ pp_record() {
     rm -f "$data" "$data.old"
 }
 
+# pp_record_tcp PATH VARIANT: perf while one iperf3 TCP stream runs over PATH (veth or wg).
+pp_record_tcp() {
+    local path=$1 v=$2 dst=$SRV_V4 data=$KS_TMP/pt-$1-$2.data out=$KS_TMP/pt-$1-$2.json
+    local perf_pid client_pid others=("$IPERF_PID:receiver")
+    if [[ $path == wg ]]; then
+        dst=$TUN_SRV_V4 others+=("$B_WGC_PID:wireguard-go" "$B_WGS_PID:wireguard-go-server")
+    fi
+    perf_start perf_pid "$data" record -a -g -e cpu-clock -F "$PP_FREQ" -o "$data"
+    # Not in_ns (a shell function: $! would be a subshell): ip netns exec becomes iperf3.
+    ip netns exec "$B_CLI" iperf3 -c "$dst" -p "$IPERF_PORT" -t "$PP_SECONDS" -J >"$out" 2>&1 &
+    client_pid=$!
+    wait "$client_pid" || { perf_stop "$perf_pid"; tail -n 5 "$out" >&2; ks_die "iperf3 to $dst failed"; }
+    perf_stop "$perf_pid"
+    res "pt_$path.$v.bits_per_second" "$("$KS_PY" -c 'import json, sys
+print("%.0f" % json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$out")"
+    if [[ -s $data ]]; then
+        perf script -i "$data" -F comm,pid,tid,period,ip,sym 2>/dev/null |
+            "$KS_PY" "$BENCH_DIR/packetprofile.py" "pt|$path|$v" "$client_pid" "${others[@]}" >>"$RESULTS" ||
+            echo "   (perf script failed: no TCP profile of $path, $v)"
+    else
+        echo "   (perf record wrote nothing: no TCP profile of $path, $v; see $data.log)"
+    fi
+    rm -f "$data" "$data.old"
+}
+
+# The hooks' share of a group's CPU in one TCP recording, in percent ("-": no samples).
+pt_share() {
+    awk -v pre="pt|$1|$2|" -v g="$3" '
+        index($1, pre) == 1 {
+            split(substr($1, length(pre) + 1), k, "|")
+            if (k[1] == "total" && k[2] == g) total += $2
+            if (k[1] == "hookg" && k[2] == g) hooks += $2
+        }
+        END { if (total > 0) printf "%.1f", 100 * hooks / total; else printf "-" }' "$RESULTS"
+}
+
 phase_packetprofile() {
     local v path
     if ! ((HAVE_PERF)); then
@@ -197,14 +239,21 @@ phase_packetprofile() {
     res packet.big "$BIG"
     res pp.seconds "$PP_SECONDS"
     res pp.freq "$PP_FREQ"
+    ks_spawn IPERF_PID "$KS_TMP/iperf-server.log" ip netns exec "$B_SRV" iperf3 -s -p "$IPERF_PORT"
+    wait_until 5 iperf_listening || ks_die "iperf3 server did not start"
     for v in "${PP_VARIANTS[@]}"; do
-        step "Packet path profile: $v, 64-byte UDP over veth and through WireGuard, ${PP_SECONDS}s each (perf record -a -g)"
+        step "Packet path profile: $v, 64-byte UDP and one TCP stream, over veth and through WireGuard, ${PP_SECONDS}s each (perf record -a -g)"
         set_variant "$v"
         for path in veth wg; do
             pp_record "$path" "$v"
             printf '   %-4s %-9s %s packets, %s ns CPU a packet (sender + wireguard-go, blast)\n' "$path" "$v" \
                 "$(get "pp_$path.$v.packets")" "$(get "pp_$path.$v.cpu_ns")"
+            pp_record_tcp "$path" "$v"
+            printf '   %-4s %-9s TCP %s bit/s; hooks: %s%% of the sender'"'"'s CPU, %s%% of the receiver'"'"'s\n' \
+                "$path" "$v" "$(get "pt_$path.$v.bits_per_second")" "$(pt_share "$path" "$v" sender)" \
+                "$(pt_share "$path" "$v" receiver)"
         done
     done
     set_variant none
+    ks_stop_pid "$IPERF_PID"
 }
