@@ -956,16 +956,30 @@ if rss is not None:
         fmt_int(num("start.n") or 0), fmt_us(num("start.median_us")), fmt_us(num("start.p99_us")),
         fmt_us(num("start.versus.median_us"))))
     w("")
-    mp = R.get("footprint.map")
-    if mp and os.path.exists(mp):
-        w("Resident pages of the idle daemon by mapping (`/proc/PID/smaps`), largest first:")
+    def rss_map(path):
+        # {mapping: (resident, anonymous)}; each program's own binary under one name.
+        m = {}
+        if path and os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    rss_k, anon_k, name = line.rstrip("\n").split(" ", 2)
+                    name = os.path.basename(name) if name.startswith("/") else name
+                    if name in ("killswitchd", "ks-idle"):
+                        name = "the program (killswitchd; ks-idle)"
+                    m[name] = (int(rss_k), int(anon_k))
+        return m
+
+    daemon_map, floor_map = rss_map(R.get("footprint.map")), rss_map(R.get("footprint.floor_map"))
+    if daemon_map:
+        w("Resident pages of the idle daemon by mapping (`/proc/PID/smaps`), largest first%s:"
+          % (", beside `ks-idle`'s" if floor_map else ""))
         w("")
-        w("| resident | of which anonymous | mapping |")
-        w("|---|---|---|")
-        with open(mp) as f:
-            for line in f:
-                rss_k, anon_k, name = line.rstrip("\n").split(" ", 2)
-                w("| %s KiB | %s KiB | `%s` |" % (rss_k, anon_k, os.path.basename(name) if name.startswith("/") else name))
+        w("| resident | of which anonymous | mapping | `ks-idle` | difference |")
+        w("|---|---|---|---|---|")
+        for name, (rss_k, anon_k) in sorted(daemon_map.items(), key=lambda kv: -kv[1][0])[:14]:
+            f = floor_map.get(name)
+            w("| %d KiB | %d KiB | `%s` | %s | %s |" % (
+                rss_k, anon_k, name, "%d KiB" % f[0] if f else "—", "%+d KiB" % (rss_k - f[0]) if f else "—"))
         w("")
     sf = num("storm.footprint")
     if sf:
