@@ -422,8 +422,14 @@ for t, v in THROUGHPUT_GOALS:
     if none is None or ours is None:
         continue
     r = ours / none
-    goal("%s, %s endpoints" % (dict(tests)[t], fmt_int(small if v == "ours_small" else big)),
-         "%.1f%% of no table" % (100 * r), "≥ 98%", r >= 0.98, "%.1f points short" % (98 - 100 * r))
+    figure = "%s, %s endpoints" % (dict(tests)[t], fmt_int(small if v == "ours_small" else big))
+    busiest = pt_busiest(t.split("_")[0], v) if t.endswith("_tcp") else None
+    if r >= 0.98 and busiest and busiest[1][1] > 0.02:
+        # Rounds of a few seconds spread more than the goal's 2 points; the profile does not.
+        GOALS.append((figure, "%.1f%% of no table" % (100 * r), "≥ 98%",
+                      "**met** in these rounds only: by the profile below, the hooks take more than 2%"))
+    else:
+        goal(figure, "%.1f%% of no table" % (100 * r), "≥ 98%", r >= 0.98, "%.1f points short" % (98 - 100 * r))
     # The same measurement with empty chains: how close any table comes (once per test).
     if t not in floored:
         floored.add(t)
@@ -433,7 +439,6 @@ for t, v in THROUGHPUT_GOALS:
             if f is not None:
                 GOALS.append(("… the floor of any table: %s" % what, "%.1f%% of no table" % (100 * f / none),
                               "", "within the goal" if f / none >= 0.98 else "alone under the goal"))
-    busiest = pt_busiest(t.split("_")[0], v) if t.endswith("_tcp") else None
     if busiest:
         # One stream goes as fast as its busiest thread; what the hooks take of that thread's
         # CPU, no table gives back.
