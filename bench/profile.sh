@@ -164,6 +164,21 @@ NFT
     res pp.trace "$KS_TMP/pp-trace.txt"
 }
 
+# pp_reduce DATA PREFIX SENDER_PID [OTHER_PID[:NAME]...]: a recording reduced by
+# packetprofile.py into the results, then removed.
+pp_reduce() {
+    local data=$1 prefix=$2
+    shift 2
+    if [[ -s $data ]]; then
+        perf script -i "$data" -F comm,pid,tid,period,ip,sym 2>/dev/null |
+            "$KS_PY" "$BENCH_DIR/packetprofile.py" "$prefix" "$@" >>"$RESULTS" ||
+            echo "   (perf script failed: no profile $prefix)"
+    else
+        echo "   (perf record wrote nothing: no profile $prefix; see $data.log)"
+    fi
+    rm -f "$data" "$data.old"
+}
+
 # pp_record PATH VARIANT: perf while blast sends over PATH (veth or wg).
 pp_record() {
     local path=$1 v=$2 dst=$SRV_V4 rate=$BLAST_RATE_VETH also=() data=$KS_TMP/pp-$1-$2.data
@@ -179,14 +194,7 @@ pp_record() {
     wait "$blast_pid"
     perf_stop "$perf_pid"
     cat "$KS_TMP/pp-$path-$v.out" >>"$RESULTS"
-    if [[ -s $data ]]; then
-        perf script -i "$data" -F comm,pid,tid,period,ip,sym 2>/dev/null |
-            "$KS_PY" "$BENCH_DIR/packetprofile.py" "pp|$path|$v" "$blast_pid" "${others[@]}" >>"$RESULTS" ||
-            echo "   (perf script failed: no profile of $path, $v)"
-    else
-        echo "   (perf record wrote nothing: no profile of $path, $v; see $data.log)"
-    fi
-    rm -f "$data" "$data.old"
+    pp_reduce "$data" "pp|$path|$v" "$blast_pid" "${others[@]}"
 }
 
 # pp_record_tcp PATH VARIANT: perf while one iperf3 TCP stream runs over PATH (veth or wg).
@@ -204,14 +212,7 @@ pp_record_tcp() {
     perf_stop "$perf_pid"
     res "pt_$path.$v.bits_per_second" "$("$KS_PY" -c 'import json, sys
 print("%.0f" % json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$out")"
-    if [[ -s $data ]]; then
-        perf script -i "$data" -F comm,pid,tid,period,ip,sym 2>/dev/null |
-            "$KS_PY" "$BENCH_DIR/packetprofile.py" "pt|$path|$v" "$client_pid" "${others[@]}" >>"$RESULTS" ||
-            echo "   (perf script failed: no TCP profile of $path, $v)"
-    else
-        echo "   (perf record wrote nothing: no TCP profile of $path, $v; see $data.log)"
-    fi
-    rm -f "$data" "$data.old"
+    pp_reduce "$data" "pt|$path|$v" "$client_pid" "${others[@]}"
 }
 
 # The hooks' share of a group's CPU in one TCP recording, in percent ("-": no samples).
