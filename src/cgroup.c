@@ -45,7 +45,8 @@ int cgroup_lookup_id(int root_fd, const char *path, uint64_t *ret) {
 }
 
 struct CgroupWatch {
-        char *root;
+        int root_fd;
+        char root[sizeof("/proc/self/fd/2147483647")]; /* root_fd's path, for inotify */
         int fd;
         sd_event_source *io;
         cgroup_handler_t handler;
@@ -72,8 +73,9 @@ CgroupWatch *cgroup_watch_free(CgroupWatch *w) {
         sd_event_source_disable_unref(w->io);
         if (w->fd >= 0)
                 close(w->fd);
+        if (w->root_fd >= 0)
+                close(w->root_fd);
         free(w->wds);
-        free(w->root);
         free(w);
         return NULL;
 }
@@ -101,7 +103,7 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
         return 0;
 }
 
-int cgroup_watch_new(sd_event *event, const char *root, cgroup_handler_t handler, void *userdata,
+int cgroup_watch_new(sd_event *event, int root_fd, cgroup_handler_t handler, void *userdata,
                      CgroupWatch **ret) {
         _cleanup_(cgroup_watch_freep) CgroupWatch *w = NULL;
         int r;
@@ -109,12 +111,16 @@ int cgroup_watch_new(sd_event *event, const char *root, cgroup_handler_t handler
         w = calloc(1, sizeof(CgroupWatch));
         if (!w)
                 return -ENOMEM;
-        w->fd = -EBADF;
+        w->fd = w->root_fd = -EBADF;
         w->handler = handler;
         w->userdata = userdata;
-        w->root = strdup(root);
-        if (!w->root)
-                return -ENOMEM;
+        /* The watches name the hierarchy through the descriptor the ids are read from, not
+         * through its mount point: a mount point can leave this mount namespace (unmounted,
+         * even removed) while the hierarchy stays, and the watches must not go with it. */
+        w->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+        if (w->root_fd < 0)
+                return -errno;
+        (void)snprintf(w->root, sizeof(w->root), "/proc/self/fd/%d", w->root_fd);
         w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (w->fd < 0)
                 return -errno;

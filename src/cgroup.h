@@ -51,7 +51,9 @@ int cgroup_ids_lookup(int root_fd, char *const *paths, size_t n_paths, uint64_t 
 typedef struct CgroupWatch CgroupWatch;
 typedef void (*cgroup_handler_t)(void *userdata);
 
-int cgroup_watch_new(sd_event *event, const char *root, cgroup_handler_t handler, void *userdata,
+/* root_fd: the hierarchy's root directory, as cgroup_ids_lookup() is given it (the watch keeps
+ * a duplicate, so that it follows the same hierarchy whatever becomes of the mount point). */
+int cgroup_watch_new(sd_event *event, int root_fd, cgroup_handler_t handler, void *userdata,
                      CgroupWatch **ret);
 int cgroup_watch_set(CgroupWatch *w, char *const *paths, size_t n_paths);
 CgroupWatch *cgroup_watch_free(CgroupWatch *w);

@@ -687,7 +687,8 @@ static void manager_start_cgroups(Manager *m) {
                         r = -errno;
         }
         if (r >= 0)
-                r = cgroup_watch_new(m->event, root, on_cgroup_event, m, &m->cgroup_watch);
+                r = cgroup_watch_new(m->event, m->cgroup_root_fd, on_cgroup_event, m,
+                                     &m->cgroup_watch);
         if (r < 0)
                 log_notice_errno(r, "No cgroup2 hierarchy to follow (%m): ExemptCgroups and "
                                     "ScopedCgroups match nothing.");

@@ -96,6 +96,26 @@ ticks=$(cpu_ticks "$KS_DAEMON_PID"); sleep 2
 expect_le "the daemon's CPU time over 2 s with the cgroup listed, in clock ticks" \
     $(($(cpu_ticks "$KS_DAEMON_PID") - ticks)) 20
 
+ks_step "the hierarchy's mount point leaves the daemon's view: it still follows the listed cgroups"
+# The daemon follows the first cgroup2 mount it finds. That mount can go while the hierarchy
+# stays (another program's second mount, unmounted and removed), and did in a CI run: the
+# daemon's watches went with it and it missed a slice made later. Here the daemon's mount is
+# detached in the daemon's own mount namespace, the one `ip netns exec` made for it.
+[[ $(readlink "/proc/$KS_DAEMON_PID/ns/mnt") != $(readlink /proc/self/ns/mnt) ]] ||
+    ks_die "the daemon shares this mount namespace: not detaching anything there"
+# The mount points of the whole hierarchy (root "/") in the daemon's view, first first.
+daemon_cgroup2_mounts() { awk '$4 == "/" && / - cgroup2 / { print $5 }' "/proc/$KS_DAEMON_PID/mountinfo"; }
+cg_mount=$(daemon_cgroup2_mounts | head -n 1)
+[[ -n $cg_mount ]] || ks_die "no cgroup2 mount in the daemon's view"
+nsenter --mount="/proc/$KS_DAEMON_PID/ns/mnt" umount -l "$cg_mount"
+expect_not "control: $cg_mount, where the daemon found the hierarchy, no longer shows it" \
+    grep -qxF "$cg_mount" <(daemon_cgroup2_mounts)
+cgroup_remove "$exempt"
+expect_set "mount detached: $exempt removed, its id leaves the set" exempt_cgroups ""
+cgroup_make "$exempt"
+expect_set "mount detached: $exempt made again, its id is added" exempt_cgroups "$exempt"
+wait_prop PresentCgroups "[\"$exempt\"]"
+
 ks_step "killswitchctl verify: the table, exempt cgroup's id included, is what the settings ask"
 # verify sends probes of its own: always from inside the client's namespace.
 rc=0; in_ns "$KS_CLI" "$KILLSWITCHCTL" verify >"$KS_TMP/verify.out" 2>&1 </dev/null || rc=$?

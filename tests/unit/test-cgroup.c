@@ -2,7 +2,10 @@
 /* cgroup paths as the settings take them: what is refused, with which words, and their level;
  * and the watch that tells when a listed path comes or goes, on a directory tree of the test's
  * own (mkdir and rmdir report to the parent directory as they do in cgroupfs). No root. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,10 +165,14 @@ TEST(watch) {
         char *const paths[] = {"a.slice/b.slice/c.scope", "x.slice"};
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         WatchTest t = {.paths = paths, .n_paths = ELEMENTSOF(paths)};
+        int root_fd;
 
         ASSERT(mkdtemp(root));
         ASSERT_EQ(sd_event_new(&event), 0);
-        ASSERT_EQ(cgroup_watch_new(event, root, on_report, &t, &t.watch), 0);
+        root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT(root_fd >= 0);
+        ASSERT_EQ(cgroup_watch_new(event, root_fd, on_report, &t, &t.watch), 0);
+        close(root_fd);
         ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
         ASSERT_EQ(reports_after(event, &t), 0);
         /* Moving the watches (removing them queues IN_IGNORED) is no change. */
@@ -213,6 +220,41 @@ TEST(watch) {
         ASSERT_EQ(rmdir(root), 0);
 }
 
+/* The hierarchy's mount point can leave the daemon's view while the hierarchy stays: another
+ * mount of it unmounted and removed (the daemon found that one first), a mount namespace's copy
+ * detached. The watch follows the descriptor it was given, so it goes on reporting. */
+TEST(watch_root_moved) {
+        char root[] = "/tmp/test-cgroup.XXXXXX", moved[sizeof(root) + 6];
+        char *const paths[] = {"a.slice/b.scope"};
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        WatchTest t = {.paths = paths, .n_paths = ELEMENTSOF(paths)};
+        int root_fd;
+
+        ASSERT(mkdtemp(root));
+        ASSERT_EQ(sd_event_new(&event), 0);
+        root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT(root_fd >= 0);
+        ASSERT_EQ(cgroup_watch_new(event, root_fd, on_report, &t, &t.watch), 0);
+        close(root_fd);
+        ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
+
+        (void)snprintf(moved, sizeof(moved), "%s.moved", root);
+        ASSERT_EQ(rename(root, moved), 0);
+        /* Control: the path the root was found at names nothing now. */
+        ASSERT(access(root, F_OK) < 0 && errno == ENOENT);
+        ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
+        ASSERT_EQ(reports_after(event, &t), 0);
+        in_tree(moved, "a.slice", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+        in_tree(moved, "a.slice/b.scope", make_dir);
+        ASSERT_EQ(reports_after(event, &t), 1);
+
+        cgroup_watch_free(t.watch);
+        in_tree(moved, "a.slice/b.scope", rmdir);
+        in_tree(moved, "a.slice", rmdir);
+        ASSERT_EQ(rmdir(moved), 0);
+}
+
 int main(void) {
         RUN(good_paths);
         RUN(bad_paths);
@@ -220,5 +262,6 @@ int main(void) {
         RUN(level);
         RUN(slices);
         RUN(watch);
+        RUN(watch_root_moved);
         return 0;
 }
