@@ -217,7 +217,8 @@ ks_cleanup() {
     if [[ ${KS_KEEP_TMP:-0} == 1 ]]; then
         echo "# kept $KS_TMP"
     elif [[ -n $KS_TMP ]]; then
-        rm -rf "$KS_TMP"
+        # Never into a mount left behind (a cgroup2 mount is the machine's own hierarchy).
+        rm -rf --one-file-system "$KS_TMP"
     fi
     exit "$rc"
 }
