@@ -160,20 +160,27 @@ static int make_dir(const char *path) {
         return mkdir(path, 0755);
 }
 
+/* A watch on a new temporary root (its name written into 'root'), set on t's paths; the
+ * caller's descriptor of the root is closed at once, as the watch keeps its own. */
+static void watch_start(char *root, sd_event **ret_event, WatchTest *t) {
+        int root_fd;
+
+        ASSERT(mkdtemp(root));
+        ASSERT_EQ(sd_event_new(ret_event), 0);
+        root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT(root_fd >= 0);
+        ASSERT_EQ(cgroup_watch_new(*ret_event, root_fd, on_report, t, &t->watch), 0);
+        close(root_fd);
+        ASSERT_EQ(cgroup_watch_set(t->watch, t->paths, t->n_paths), 0);
+}
+
 TEST(watch) {
         char root[] = "/tmp/test-cgroup.XXXXXX";
         char *const paths[] = {"a.slice/b.slice/c.scope", "x.slice"};
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         WatchTest t = {.paths = paths, .n_paths = ELEMENTSOF(paths)};
-        int root_fd;
 
-        ASSERT(mkdtemp(root));
-        ASSERT_EQ(sd_event_new(&event), 0);
-        root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        ASSERT(root_fd >= 0);
-        ASSERT_EQ(cgroup_watch_new(event, root_fd, on_report, &t, &t.watch), 0);
-        close(root_fd);
-        ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
+        watch_start(root, &event, &t);
         ASSERT_EQ(reports_after(event, &t), 0);
         /* Moving the watches (removing them queues IN_IGNORED) is no change. */
         ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
@@ -228,15 +235,8 @@ TEST(watch_root_moved) {
         char *const paths[] = {"a.slice/b.scope"};
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         WatchTest t = {.paths = paths, .n_paths = ELEMENTSOF(paths)};
-        int root_fd;
 
-        ASSERT(mkdtemp(root));
-        ASSERT_EQ(sd_event_new(&event), 0);
-        root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        ASSERT(root_fd >= 0);
-        ASSERT_EQ(cgroup_watch_new(event, root_fd, on_report, &t, &t.watch), 0);
-        close(root_fd);
-        ASSERT_EQ(cgroup_watch_set(t.watch, paths, ELEMENTSOF(paths)), 0);
+        watch_start(root, &event, &t);
 
         (void)snprintf(moved, sizeof(moved), "%s.moved", root);
         ASSERT_EQ(rename(root, moved), 0);
