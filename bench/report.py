@@ -99,6 +99,12 @@ def rss_rounds():
     return list(zip((int(x) for x in d.split(",")), (int(x) for x in f.split(","))))
 
 
+def rss_own_kib():
+    """The daemon's own pages: the median of its RSS less ks-idle's in the same round (None: no rounds)."""
+    rounds = rss_rounds()
+    return median_of(d - f for d, f in rounds) if rounds else None
+
+
 def kib_range(values):
     v = list(values)
     return "%s–%s KiB" % (fmt_int(min(v)), fmt_int(max(v)))
@@ -365,7 +371,7 @@ if rss is not None:
     if floor_rss is not None:
         rows.append(("… the floor: `ks-idle`, the same libraries used the least a daemon of this shape must",
                      fmt_kib(floor_rss), "the daemon's own: " + fmt_kib(
-                         median_of(d - f for d, f in rss_rounds()) if rss_rounds() else rss - floor_rss), "", "", ""))
+                         rss_own_kib() if rss_rounds() else rss - floor_rss), "", "", ""))
     top = int(num("footprint.top") or 65536)
     rt, nft_top = num("footprint.rss_top_kib"), num("scale.%d.versus.maxrss_kib" % top)
     rows.append(("daemon RSS with %s endpoints (peak)" % fmt_int(top),
@@ -509,7 +515,7 @@ if num("footprint.rss_idle_kib") is not None:
     if rounds:
         # Each round measures the daemon and ks-idle one after the other, under the same page
         # cache: the difference is the daemon's own, the floor's distance to 4 MiB its room.
-        own = median_of(d - f for d, f in rounds)
+        own = rss_own_kib()
         room = median_of(4096 - f for _, f in rounds)
         GOALS.append(("… the floor of any daemon on these libraries (`ks-idle`), in turn with it",
                       "%s (rounds %s); it leaves %s under 4 MiB; the daemon's own pages %s "
